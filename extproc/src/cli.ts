@@ -1,0 +1,89 @@
+// switchyard check | explain | render | serve
+import { parseArgs } from "node:util";
+import { runCheck } from "./cli/check.js";
+import { explainJson, explainText, parseHeaderArgs, readBodyArg, runExplainEval, UsageError } from "./cli/explain.js";
+import { loadPolicyFile } from "./policy/load.js";
+import { formatProblem } from "./policy/problems.js";
+
+const USAGE = `usage:
+  switchyard check FILE
+  switchyard explain FILE [-H "Name: value"]... [--body FILE] [--seed N] [--json]
+  switchyard render FILE --out DIR
+  switchyard serve FILE [--xds-dir DIR] [--grpc-port 50051] [--http-port 9090]`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case "check":
+        return await check(rest);
+      case "explain":
+        return await explain(rest);
+      case "render":
+      case "serve": {
+        const { runDataPlaneCommand } = await import("./cli/data-plane.js");
+        return await runDataPlaneCommand(cmd, rest);
+      }
+      case "help":
+      case "--help":
+      case "-h":
+        console.log(USAGE);
+        return 0;
+      default:
+        console.error(cmd === undefined ? USAGE : `unknown command '${cmd}'\n${USAGE}`);
+        return 2;
+    }
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      console.error(`switchyard: ${(err as Error).message}\n${USAGE}`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+async function check(args: string[]): Promise<number> {
+  const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+  if (positionals.length !== 1) throw new UsageError("check takes exactly one FILE");
+  return runCheck(positionals[0] as string, (s) => console.log(s));
+}
+
+async function explain(args: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      header: { type: "string", short: "H", multiple: true, default: [] },
+      body: { type: "string" },
+      seed: { type: "string" },
+      json: { type: "boolean", default: false },
+    },
+  });
+  if (positionals.length !== 1) throw new UsageError("explain takes exactly one FILE");
+  const file = positionals[0] as string;
+  const seed = values.seed === undefined ? undefined : Number(values.seed);
+  if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError(`--seed wants an integer, got ${values.seed}`);
+  const headers = parseHeaderArgs(values.header);
+  const text = await readBodyArg(values.body);
+  const loaded = await loadPolicyFile(file);
+  if (!loaded.ok) {
+    for (const e of loaded.errors) console.error(formatProblem(file, e));
+    return 1;
+  }
+  const ev = runExplainEval(loaded.policy, headers, text, seed);
+  console.log(values.json ? JSON.stringify(explainJson(loaded.policy, ev)) : explainText(loaded.policy, ev));
+  return 0;
+}
+
+const isEntry = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/^.*\//, "/"));
+if (isEntry) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err) => {
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,101 @@
+// `switchyard explain FILE [-H "Name: value"]... [--body FILE] [--seed N] [--json]`:
+// the whole trace of one decision, and the body each pool on the path would receive.
+import { readFile } from "node:fs/promises";
+import type { HeaderBag } from "../facts/types.js";
+import type { Policy } from "../policy/compile.js";
+import { adaptForPool, applyPatch } from "../reasoning/adapt.js";
+import { type Evaluation, evaluate, seededRandom } from "../routing/evaluate.js";
+
+export const DEFAULT_BODY = JSON.stringify({ model: "default", messages: [{ role: "user", content: "Hello" }] });
+
+export class UsageError extends Error {}
+
+export function parseHeaderArgs(args: readonly string[]): Record<string, string> {
+  const bag: Record<string, string> = {};
+  for (const a of args) {
+    const colon = a.indexOf(":");
+    if (colon <= 0) throw new UsageError(`-H wants "Name: value", got ${JSON.stringify(a)}`);
+    const name = a.slice(0, colon).trim().toLowerCase();
+    if (bag[name] === undefined) bag[name] = a.slice(colon + 1).trim();
+  }
+  return bag;
+}
+
+export async function readBodyArg(file: string | undefined): Promise<string> {
+  if (file === undefined) return DEFAULT_BODY;
+  try {
+    return await readFile(file, "utf8");
+  } catch (err) {
+    throw new UsageError(`cannot read --body ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+}
+
+export function explainJson(policy: Policy, ev: Evaluation): object {
+  if (ev.kind === "bad_body") return { error: pickError(ev.error), reasons: ev.reasons.map((r) => r.short) };
+  const d = ev.decision;
+  const reasons = d.reasons.map((r) => r.short);
+  if (d.kind === "reject") return { class: d.className, error: pickError(d.error), reasons };
+  const bodies: Record<string, object> = {};
+  for (const pool of d.path) {
+    const doc = policy.pools.get(pool);
+    if (doc) bodies[pool] = applyPatch(ev.body, adaptForPool(ev.body, ev.facts.body, doc));
+  }
+  return { class: d.className, ladder: d.ladder, path: d.path, bodies, reasons };
+}
+
+function pickError(e: { status: number; code: string; message: string }) {
+  return { status: e.status, code: e.code, message: e.message };
+}
+
+export function explainText(policy: Policy, ev: Evaluation): string {
+  const out: string[] = [];
+  if (ev.kind === "bad_body") {
+    out.push(`rejected ${ev.error.status} ${ev.error.code}: ${ev.error.message}`);
+    return out.join("\n");
+  }
+  const { headers: h, body: b } = ev.facts;
+  const show = (v: unknown) => (v === undefined ? "-" : String(v));
+  out.push(
+    `facts     feature=${show(h.feature)} tier=${show(h.tier)} trial=${h.trial} quota_used=${show(h.quotaUsed)} vision=${h.vision} site=${show(h.site)} latency_budget_ms=${show(h.latencyBudgetMs)}`,
+  );
+  out.push(
+    `          model=${show(b.model)} stream=${b.stream} images=${b.imageCount} tools=${b.hasTools} reasoning_effort=${show(b.reasoningEffort)} ${b.maxTokensField ?? "max_tokens"}=${show(b.maxTokens)} prompt≈${b.promptTokens} tokens (${b.bytes} bytes)`,
+  );
+  out.push("trace");
+  for (const r of ev.decision.reasons) out.push(`  ${r.step.padEnd(9)} ${r.text}`);
+  const d = ev.decision;
+  if (d.kind === "reject") {
+    out.push(`rejected  ${d.error.status} ${d.error.code}: ${d.error.message}`);
+    return out.join("\n");
+  }
+  out.push(`ladder    ${d.className} (after filters)`);
+  d.ladder.forEach((step, i) => {
+    out.push(`  ${i + 1}. ${step.map((p) => `${p.pool} ${p.weight}`).join(", ")}`);
+  });
+  out.push(`path      ${d.path.join(" → ")}`);
+  for (const pool of d.path) {
+    const doc = policy.pools.get(pool);
+    if (!doc) continue;
+    const body = applyPatch(ev.body, adaptForPool(ev.body, ev.facts.body, doc));
+    out.push(`body for ${pool} (${doc.reasoning.adapter}):`);
+    out.push(indent(JSON.stringify(body, elideLong, 2)));
+  }
+  return out.join("\n");
+}
+
+// Base64 images would flood the terminal; the JSON output keeps them whole.
+function elideLong(_key: string, value: unknown): unknown {
+  return typeof value === "string" && value.length > 200 ? `${value.slice(0, 60)}… (${value.length} chars)` : value;
+}
+
+function indent(s: string): string {
+  return s
+    .split("\n")
+    .map((l) => `  ${l}`)
+    .join("\n");
+}
+
+export function runExplainEval(policy: Policy, headers: HeaderBag, text: string, seed: number | undefined): Evaluation {
+  const rand = seed === undefined ? Math.random : seededRandom(seed);
+  return evaluate(policy, headers, text, Buffer.byteLength(text), rand);
+}

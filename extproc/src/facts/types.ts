@@ -1,0 +1,37 @@
+import type { Effort } from "../policy/schema.js";
+import type { Reason } from "../routing/reasons.js";
+
+/** Request headers with lowercase names; the first value wins when a header repeats. */
+export type HeaderBag = Readonly<Record<string, string | undefined>>;
+
+export interface HeaderFacts {
+  feature?: string;
+  tier?: string;
+  trial: boolean;
+  /** Percent of quota used, a finite number >= 0; absent when missing or unusable. */
+  quotaUsed?: number;
+  vision: boolean;
+  site?: string;
+  latencyBudgetMs?: number;
+}
+
+export interface BodyFacts {
+  model?: string;
+  stream: boolean;
+  imageCount: number;
+  hasTools: boolean;
+  reasoningEffort?: Effort;
+  /** The client's output limit and the field it came in (max_completion_tokens wins). */
+  maxTokens?: number;
+  maxTokensField?: "max_tokens" | "max_completion_tokens";
+  /** Rough prompt size: text chars / 4, plus per-message and per-image allowances. */
+  promptTokens: number;
+  bytes: number;
+}
+
+export interface RequestFacts {
+  headers: HeaderFacts;
+  body: BodyFacts;
+  /** Inputs that were garbage and how they were read. */
+  notes: Reason[];
+}

@@ -1,0 +1,132 @@
+// The policy file's shape. Strict everywhere: an unknown key is an error, so a typo never
+// silently turns into a default. Cross-references (a ladder naming an unknown pool, ...)
+// are checked afterwards in cross-check.ts, where the whole document is known.
+import { z } from "zod";
+
+const NAME = /^[a-z][a-z0-9_-]{0,47}$/;
+const name = (what: string) =>
+  z.string().regex(NAME, `${what} must be lowercase letters, digits, '-' or '_', starting with a letter`);
+
+const headerName = z
+  .string()
+  .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a valid HTTP header name")
+  .transform((h) => h.toLowerCase());
+
+export const EFFORTS = ["none", "minimal", "low", "medium", "high"] as const;
+export type Effort = (typeof EFFORTS)[number];
+
+const HeadersSchema = z.strictObject({
+  feature: headerName.default("x-llm-feature"),
+  tier: headerName.default("x-llm-tier"),
+  trial: headerName.default("x-llm-trial"),
+  quota_used: headerName.default("x-llm-quota-used"),
+  vision: headerName.default("x-llm-vision"),
+  site: headerName.default("x-llm-site"),
+  latency_budget_ms: headerName.default("x-llm-latency-budget-ms"),
+});
+
+const FeatureSchema = z.strictObject({
+  class: z.string(),
+  cap: z.string().optional(),
+  floor: z.string().optional(),
+});
+
+const shift = z.number().int().min(-10).max(10);
+
+const QuotaBandSchema = z.strictObject({
+  above: z.number().min(0),
+  shift,
+});
+
+const ModifiersSchema = z.strictObject({
+  tiers: z.record(name("tier"), shift).default({}),
+  trial: shift.default(0),
+  quota: z.array(QuotaBandSchema).default([]),
+});
+
+const weight = z.number();
+// One ladder step: pool name -> weight, e.g. {qwen-small: 70, deepseek-flash: 30}.
+const StepSchema = z.record(z.string(), weight);
+
+const BackendSchema = z.strictObject({
+  address: z.string().regex(/^[^\s:]+:\d{1,5}$/, "address must be host:port"),
+  weight: z.number().int().min(1).max(128).default(1),
+});
+
+const CapabilitiesSchema = z.strictObject({
+  vision: z.boolean().default(false),
+  tools: z.boolean().default(true),
+  context_window: z.number().int().positive().optional(),
+  max_output_tokens: z.number().int().positive().optional(),
+});
+
+const effortBudgets = z
+  .strictObject({
+    minimal: z.number().int().nonnegative().optional(),
+    low: z.number().int().nonnegative().optional(),
+    medium: z.number().int().nonnegative().optional(),
+    high: z.number().int().nonnegative().optional(),
+  })
+  .optional();
+
+const ReasoningSchema = z.strictObject({
+  adapter: z.enum(["qwen3", "deepseek", "passthrough", "strip"]).default("passthrough"),
+  // Keep the top-level reasoning_effort field; default: true for passthrough, false otherwise.
+  forward_reasoning_effort: z.boolean().optional(),
+  effort_budgets: effortBudgets,
+  // Effort used when the client sends none; absent = leave the template's default alone.
+  default_effort: z.enum(EFFORTS).optional(),
+  // deepseek: client effort -> the value the template takes (e.g. {low: low, high: max}).
+  effort_map: z.record(z.enum(EFFORTS), z.string().min(1)).optional(),
+});
+
+const PriceSchema = z.strictObject({
+  input_per_mtok: z.number().nonnegative(),
+  output_per_mtok: z.number().nonnegative(),
+});
+
+const PoolSchema = z.strictObject({
+  served_model: z.string().min(1),
+  backends: z.array(BackendSchema).min(1, "a pool needs at least one backend"),
+  capabilities: CapabilitiesSchema.default({ vision: false, tools: true }),
+  reasoning: ReasoningSchema.default({ adapter: "passthrough" }),
+  price: PriceSchema.optional(),
+});
+
+const RetrySchema = z.strictObject({
+  retriable_status_codes: z.array(z.number().int().min(400).max(599)).default([429, 502, 503, 504]),
+  attempts_per_pool: z.number().int().min(1).max(5).default(2),
+  per_try_timeout_ms: z.number().int().min(100).max(600_000).default(30_000),
+});
+
+const LimitsSchema = z.strictObject({
+  max_body_bytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(256 * 1024 * 1024)
+    .default(16 * 1024 * 1024),
+});
+
+const ResponseSchema = z.strictObject({
+  // Adds x-switchyard-class / x-switchyard-pool to responses so clients can see what served them.
+  decision_headers: z.boolean().default(true),
+});
+
+export const PolicySchema = z.strictObject({
+  version: z.literal(1),
+  headers: HeadersSchema.default(HeadersSchema.parse({})),
+  classes: z.array(name("class")).min(1, "at least one class is needed"),
+  default_class: z.string(),
+  features: z.record(z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, "feature names are lowercase"), FeatureSchema).default({}),
+  modifiers: ModifiersSchema.default({ tiers: {}, trial: 0, quota: [] }),
+  ladders: z.record(z.string(), z.array(StepSchema)),
+  pools: z.record(name("pool"), PoolSchema),
+  retry: RetrySchema.default(RetrySchema.parse({})),
+  limits: LimitsSchema.default(LimitsSchema.parse({})),
+  response: ResponseSchema.default({ decision_headers: true }),
+});
+
+export type PolicyDoc = z.output<typeof PolicySchema>;
+export type PoolDoc = PolicyDoc["pools"][string];
+export type ReasoningDoc = PoolDoc["reasoning"];

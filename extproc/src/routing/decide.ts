@@ -1,0 +1,39 @@
+// The decision: facts in, class + ladder + path (or a rejection) out, with every reason.
+// Pure: no clock, no I/O, no metrics; randomness comes in as `rand`.
+import type { ClientError } from "../errors.js";
+import type { RequestFacts } from "../facts/types.js";
+import type { Policy, WeightedPool } from "../policy/compile.js";
+import { computeClass } from "./class-math.js";
+import { filterLadder, needsOf } from "./filter.js";
+import { pickPath } from "./pick.js";
+import { type Reason, reason } from "./reasons.js";
+
+export type Decision =
+  | {
+      kind: "route";
+      classIndex: number;
+      className: string;
+      /** The class's ladder after capability filters, empty steps dropped. */
+      ladder: WeightedPool[][];
+      /** One pool per step, in fallback order. */
+      path: string[];
+      reasons: Reason[];
+    }
+  | { kind: "reject"; error: ClientError; className: string; reasons: Reason[] };
+
+export function decide(policy: Policy, facts: RequestFacts, rand: () => number): Decision {
+  const reasons: Reason[] = [...facts.notes];
+  const cls = computeClass(policy, facts, reasons);
+  const className = policy.classes[cls] as string;
+  const filtered = filterLadder(policy, cls, needsOf(facts), reasons);
+  if (!filtered.ok) {
+    reasons.push(reason("reject", `reject:${filtered.error.code}`, filtered.error.message));
+    return { kind: "reject", error: filtered.error, className, reasons };
+  }
+  const path = pickPath(filtered.steps, rand, reasons);
+  return { kind: "route", classIndex: cls, className, ladder: filtered.steps, path, reasons };
+}
+
+export function shortReasons(reasons: readonly Reason[]): string[] {
+  return reasons.map((r) => r.short);
+}

@@ -1,0 +1,43 @@
+// The whole pure pipeline for one request: body text -> parsed body -> facts -> decision.
+// The router-level processor and `switchyard explain` both call this, so the trace an
+// operator reads is the one the data plane acted on.
+import { type ClientError, clientError } from "../errors.js";
+import { type ChatBody, parseChatBody } from "../facts/body.js";
+import { readFacts } from "../facts/read-facts.js";
+import type { HeaderBag, RequestFacts } from "../facts/types.js";
+import type { Policy } from "../policy/compile.js";
+import { type Decision, decide } from "./decide.js";
+import { type Reason, reason } from "./reasons.js";
+
+export type Evaluation =
+  | { kind: "decided"; body: ChatBody; facts: RequestFacts; decision: Decision }
+  | { kind: "bad_body"; error: ClientError; reasons: Reason[] };
+
+export function evaluate(policy: Policy, headers: HeaderBag, text: string, bytes: number, rand: () => number): Evaluation {
+  if (bytes > policy.doc.limits.max_body_bytes) {
+    const error = clientError("body_too_large", `request body is ${bytes} bytes; the limit is ${policy.doc.limits.max_body_bytes}`);
+    return { kind: "bad_body", error, reasons: [reason("reject", "reject:body_too_large", error.message)] };
+  }
+  const parsed = parseChatBody(text);
+  if (!parsed.ok) {
+    const error =
+      parsed.code === "invalid_json"
+        ? clientError("invalid_json", `request body is not valid JSON: ${parsed.detail}`)
+        : clientError("body_not_object", `request body must be a JSON object, got ${parsed.detail}`);
+    return { kind: "bad_body", error, reasons: [reason("reject", `reject:${parsed.code}`, error.message)] };
+  }
+  const facts = readFacts(policy, headers, parsed.body, bytes);
+  return { kind: "decided", body: parsed.body, facts, decision: decide(policy, facts, rand) };
+}
+
+/** Deterministic randomness for --seed and tests (mulberry32). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,0 +1,85 @@
+// Capability filters over the whole ladder: a pool that cannot serve the request leaves
+// every step; a step left empty is dropped. When nothing is left, the rejection names
+// the capability no pool had.
+import { type ClientError, clientError } from "../errors.js";
+import type { RequestFacts } from "../facts/types.js";
+import type { Policy, WeightedPool } from "../policy/compile.js";
+import type { PoolDoc } from "../policy/schema.js";
+import { type Reason, reason } from "./reasons.js";
+
+export interface Needs {
+  vision: boolean;
+  tools: boolean;
+  /** Prompt estimate plus the client's max_tokens: what must fit the context window. */
+  tokens: number;
+}
+
+export function needsOf(facts: RequestFacts): Needs {
+  return {
+    vision: facts.headers.vision || facts.body.imageCount > 0,
+    tools: facts.body.hasTools,
+    tokens: facts.body.promptTokens + (facts.body.maxTokens ?? 0),
+  };
+}
+
+type Check = { name: string; ok: (p: PoolDoc) => boolean };
+
+function checksFor(needs: Needs): Check[] {
+  const checks: Check[] = [];
+  if (needs.vision) checks.push({ name: "vision", ok: (p) => p.capabilities.vision });
+  if (needs.tools) checks.push({ name: "tools", ok: (p) => p.capabilities.tools });
+  checks.push({ name: "context", ok: (p) => (p.capabilities.context_window ?? Number.POSITIVE_INFINITY) >= needs.tokens });
+  return checks;
+}
+
+export type FilterResult = { ok: true; steps: WeightedPool[][] } | { ok: false; error: ClientError };
+
+export function filterLadder(
+  policy: Policy,
+  cls: number,
+  needs: Needs,
+  reasons: Reason[],
+): FilterResult {
+  const ladder = policy.ladders[cls] ?? [];
+  const checks = checksFor(needs);
+  const steps: WeightedPool[][] = [];
+  for (const step of ladder) {
+    const kept = step.filter(({ pool }) => {
+      const doc = policy.pools.get(pool);
+      const failed = doc === undefined ? [{ name: "unknown" }] : checks.filter((c) => !c.ok(doc));
+      if (failed.length === 0) return true;
+      const names = failed.map((c) => c.name).join("+");
+      reasons.push(reason("filter", `drop:${pool}:${names}`, `pool ${pool} dropped: lacks ${names}`));
+      return false;
+    });
+    if (kept.length > 0) steps.push(kept);
+  }
+  if (steps.length > 0) return { ok: true, steps };
+  return { ok: false, error: rejection(policy, cls, ladder, checks, needs) };
+}
+
+function rejection(
+  policy: Policy,
+  cls: number,
+  ladder: readonly (readonly WeightedPool[])[],
+  checks: Check[],
+  needs: Needs,
+): ClientError {
+  const pools = ladder.flat().flatMap(({ pool }) => policy.pools.get(pool) ?? []);
+  const className = policy.classes[cls];
+  const missing = checks.filter((c) => !pools.some((p) => c.ok(p))).map((c) => c.name);
+  if (missing.includes("context") && missing.length === 1) {
+    const biggest = Math.max(...pools.map((p) => p.capabilities.context_window ?? 0));
+    return clientError(
+      "context_length_exceeded",
+      `the request needs about ${needs.tokens} tokens (prompt estimate plus max_tokens), more than the largest context window (${biggest}) on the '${className}' ladder`,
+    );
+  }
+  const what = missing.filter((m) => m !== "context");
+  const described = what.length > 0 ? what.join(" and ") : checks.map((c) => c.name).join(" and ") + " together";
+  return clientError("no_capable_pool", `no pool on the '${className}' ladder supports ${describe(described)}`);
+}
+
+function describe(cap: string): string {
+  return cap.replace("vision", "vision (image input)").replace("tools", "tools (function calling)");
+}
