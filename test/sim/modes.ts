@@ -79,7 +79,9 @@ function isCount(v: unknown): boolean {
 export function formatMode(mode: SimMode): string {
   if (typeof mode === "string") return mode;
   if ("status" in mode) {
-    return mode.retryAfterS === undefined ? `status-${mode.status}` : `status-${mode.status}-retry-${mode.retryAfterS}`;
+    return mode.retryAfterS === undefined
+      ? `status-${mode.status}`
+      : `status-${mode.status}-retry-${mode.retryAfterS}`;
   }
   if ("dieAfterChunks" in mode) return `die-after-${mode.dieAfterChunks}`;
   return `error-after-${mode.errorAfterChunks}`;

@@ -87,7 +87,8 @@ function serveStream(res: ServerResponse, job: Job): void {
     return DONE_EVENT;
   };
   // The role event rides with the first token; usage and [DONE] ride with the last one.
-  const dueAt = (k: number): number => timing.ttftMs + Math.min(Math.max(k - offset, 0), plan.tokens - 1) * interval;
+  const dueAt = (k: number): number =>
+    timing.ttftMs + Math.min(Math.max(k - offset, 0), plan.tokens - 1) * interval;
 
   const tick = (): void => {
     timer = undefined;
@@ -100,9 +101,9 @@ function serveStream(res: ServerResponse, job: Job): void {
       out += eventAt(sent++);
     } while (sent < total && dueAt(sent) <= elapsed);
     if (out !== "") res.write(out);
-    if (sent === limit) return strike(res, job.mode);
-    if (sent === total) return void res.end();
-    timer = setTimeout(tick, Math.max(0, dueAt(sent) - (performance.now() - t0)));
+    if (sent === limit) strike(res, job.mode);
+    else if (sent === total) res.end();
+    else timer = setTimeout(tick, Math.max(0, dueAt(sent) - (performance.now() - t0)));
   };
 
   res.on("close", () => {

@@ -1,6 +1,9 @@
-// Wire shapes of vLLM's OpenAI-compatible responses: SSE chunks for streaming and the full JSON
-// objects for non-streaming. Field order and null-valued fields follow vLLM's pydantic output
-// (chunks are dumped with exclude_unset, the usage chunk additionally with exclude_none).
+// Wire shapes of vLLM's OpenAI-compatible responses: SSE chunks for streaming, the full JSON
+// objects for non-streaming, and the /v1/models list. Field order and null-valued fields follow
+// vLLM's pydantic output (chunks are dumped with exclude_unset, the usage chunk additionally with
+// exclude_none).
+
+import { randomUUID } from "node:crypto";
 
 export type Endpoint = "chat" | "completion";
 export type FinishReason = "length" | "stop";
@@ -72,8 +75,7 @@ export class StreamFramer {
 
   /** vLLM puts finish_reason on the chunk carrying the last token rather than on an extra one. */
   token(i: number, finish: FinishReason | null): string {
-    const end =
-      finish === null ? `"finish_reason":null` : `"finish_reason":"${finish}","stop_reason":null`;
+    const end = finish === null ? `"finish_reason":null` : `"finish_reason":"${finish}","stop_reason":null`;
     if (this.endpoint === "chat") {
       return `${this.head}"delta":{"content":"${tokenText(i)}"},"logprobs":null,${end}}]}\n\n`;
     }
@@ -137,4 +139,35 @@ export function fullResponse(a: FullResponseArgs): string {
     prompt_logprobs: null,
     kv_transfer_params: null,
   });
+}
+
+/** vLLM's ModelList for a single served model (no LoRA adapters). */
+export function modelList(servedModel: string, maxModelLen: number): string {
+  const created = Math.floor(Date.now() / 1000);
+  const permission = {
+    id: `modelperm-${randomUUID().replaceAll("-", "")}`,
+    object: "model_permission",
+    created,
+    allow_create_engine: false,
+    allow_sampling: true,
+    allow_logprobs: true,
+    allow_search_indices: false,
+    allow_view: true,
+    allow_fine_tuning: false,
+    organization: "*",
+    group: null,
+    is_blocking: false,
+  };
+  const card = {
+    id: servedModel,
+    object: "model",
+    created,
+    owned_by: "vllm",
+    // vLLM reports the model path here; the sim has none, so it repeats the served name.
+    root: servedModel,
+    parent: null,
+    max_model_len: maxModelLen,
+    permission: [permission],
+  };
+  return JSON.stringify({ object: "list", data: [card] });
 }

@@ -99,7 +99,11 @@ function includeUsage(opts: unknown): boolean {
   return (opts as Body).include_usage !== false;
 }
 
-function contextError(prompt: number, max: number | null | undefined, maxModelLen: number): string | undefined {
+function contextError(
+  prompt: number,
+  max: number | null | undefined,
+  maxModelLen: number,
+): string | undefined {
   if (prompt >= maxModelLen) {
     const msg =
       `This model's maximum context length is ${maxModelLen} tokens. However, your request has ` +
@@ -138,7 +142,8 @@ function textChars(v: unknown): number {
     let n = 0;
     for (const part of v) {
       if (typeof part === "string") n += part.length;
-      else if (typeof part === "number") n += 4; // a token id
+      else if (typeof part === "number")
+        n += 4; // a token id
       else if (typeof part === "object" && part !== null) n += textChars((part as Body).text);
     }
     return n;

@@ -1,4 +1,88 @@
-export async function runDataPlaneCommand(cmd: string, _args: string[]): Promise<number> {
-  console.error(`switchyard ${cmd}: not implemented yet`);
-  return 2;
+// `switchyard render FILE --out DIR` and `switchyard serve FILE ...`.
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { DEFAULT_BOOTSTRAP, type BootstrapOptions } from "../envoy/bootstrap.js";
+import { renderXdsFiles, writeBootstrap, writeXds } from "../envoy/write-xds.js";
+import { loadPolicyFile } from "../policy/load.js";
+import { formatProblem } from "../policy/problems.js";
+import { UsageError } from "./explain.js";
+
+const port = (v: string | undefined, fallback: number, flag: string): number => {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${flag} wants a port number, got ${v}`);
+  return n;
+};
+
+const bootstrapFlags = {
+  "listen-port": { type: "string" },
+  "listen-address": { type: "string" },
+  "admin-port": { type: "string" },
+  "grpc-port": { type: "string" },
+  "grpc-address": { type: "string" },
+} as const;
+
+function bootstrapOptions(values: Record<string, string | boolean | undefined>, xdsDir: string): BootstrapOptions {
+  const s = (k: string) => values[k] as string | undefined;
+  return {
+    ...DEFAULT_BOOTSTRAP,
+    listenAddress: s("listen-address") ?? DEFAULT_BOOTSTRAP.listenAddress,
+    listenPort: port(s("listen-port"), DEFAULT_BOOTSTRAP.listenPort, "--listen-port"),
+    adminPort: port(s("admin-port"), DEFAULT_BOOTSTRAP.adminPort, "--admin-port"),
+    grpcAddress: s("grpc-address") ?? DEFAULT_BOOTSTRAP.grpcAddress,
+    grpcPort: port(s("grpc-port"), DEFAULT_BOOTSTRAP.grpcPort, "--grpc-port"),
+    xdsDir,
+  };
+}
+
+export async function runDataPlaneCommand(cmd: "render" | "serve", args: string[]): Promise<number> {
+  if (cmd === "render") return render(args);
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      ...bootstrapFlags,
+      "xds-dir": { type: "string" },
+      "http-port": { type: "string" },
+      "http-address": { type: "string" },
+      bootstrap: { type: "string" },
+      "envoy-admin": { type: "string" },
+    },
+  });
+  if (positionals.length !== 1) throw new UsageError("serve takes exactly one FILE");
+  const xdsDir = resolve(values["xds-dir"] ?? ".run/xds");
+  const { serve } = await import("../main.js");
+  return serve({
+    policyFile: positionals[0] as string,
+    xdsDir,
+    grpcAddress: values["grpc-address"] ?? "127.0.0.1",
+    grpcPort: port(values["grpc-port"], 50051, "--grpc-port"),
+    httpAddress: values["http-address"] ?? "127.0.0.1",
+    httpPort: port(values["http-port"], 9090, "--http-port"),
+    bootstrapFile: values.bootstrap,
+    bootstrap: bootstrapOptions(values, xdsDir),
+    envoyAdmin: values["envoy-admin"],
+  });
+}
+
+async function render(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { ...bootstrapFlags, out: { type: "string" }, "xds-dir": { type: "string" } },
+  });
+  if (positionals.length !== 1 || values.out === undefined) throw new UsageError("render takes FILE and --out DIR");
+  const file = positionals[0] as string;
+  const loaded = await loadPolicyFile(file);
+  if (!loaded.ok) {
+    for (const e of loaded.errors) console.error(formatProblem(file, e));
+    return 1;
+  }
+  const out = resolve(values.out);
+  const files = renderXdsFiles(loaded.policy);
+  await writeXds(out, files);
+  const opts = bootstrapOptions(values, values["xds-dir"] ?? out);
+  await writeBootstrap(join(out, "envoy.json"), opts);
+  console.log(`wrote ${out}/cds.json (${files.clusterCount} clusters), ${out}/rds.json, ${out}/envoy.json (bootstrap)`);
+  return 0;
 }

@@ -5,8 +5,9 @@
 // - trial and vision: true/1/yes/on are true, false/0/no/off/empty are false, anything else
 //   is false and noted;
 // - quota used: a plain non-negative decimal ("87", "87.5"), optionally with a trailing
-//   "%"; anything else ("abc", "-3", "1e9", "0x10") is ignored and noted, so no band applies;
-// - latency budget: a positive integer of milliseconds, else ignored and noted;
+//   "%"; anything else ("abc", "-3", "1e9", "0x10", an empty value) is ignored and noted, so no
+//   band applies;
+// - latency budget: a positive integer of milliseconds, else (empty included) ignored and noted;
 // - site: kept for logs, cut to 128 characters.
 import type { PolicyDoc } from "../policy/schema.js";
 import { type Reason, reason } from "../routing/reasons.js";
@@ -28,20 +29,30 @@ export function readHeaderFacts(bag: HeaderBag, names: PolicyDoc["headers"], not
   facts.vision = readFlag("vision", get(names.vision), notes);
 
   const quota = get(names.quota_used);
-  if (quota !== undefined && quota !== "") {
+  if (quota !== undefined) {
     const m = PLAIN_PERCENT.exec(quota);
     if (m?.[1] !== undefined) facts.quotaUsed = Number(m[1]);
-    else notes.push(reason("facts", "quota:ignored", `quota used '${clip(quota)}' is not a plain percentage; ignored`));
+    else
+      notes.push(
+        reason("facts", "quota:ignored", `quota used '${clip(quota)}' is not a plain percentage; ignored`),
+      );
   }
 
   const site = get(names.site);
   if (site) facts.site = site.slice(0, 128);
 
   const budget = get(names.latency_budget_ms);
-  if (budget !== undefined && budget !== "") {
+  if (budget !== undefined) {
     const n = Number(budget);
     if (/^\d{1,9}$/.test(budget) && n > 0) facts.latencyBudgetMs = n;
-    else notes.push(reason("facts", "latency_budget:ignored", `latency budget '${clip(budget)}' is not a positive integer; ignored`));
+    else
+      notes.push(
+        reason(
+          "facts",
+          "latency_budget:ignored",
+          `latency budget '${clip(budget)}' is not a positive integer; ignored`,
+        ),
+      );
   }
   return facts;
 }
@@ -50,7 +61,10 @@ function readFlag(what: string, value: string | undefined, notes: Reason[]): boo
   if (value === undefined) return false;
   const v = value.toLowerCase();
   if (TRUE.has(v)) return true;
-  if (!FALSE.has(v)) notes.push(reason("facts", `${what}:ignored`, `${what} '${clip(value)}' is not a yes/no value; read as false`));
+  if (!FALSE.has(v))
+    notes.push(
+      reason("facts", `${what}:ignored`, `${what} '${clip(value)}' is not a yes/no value; read as false`),
+    );
   return false;
 }
 

@@ -28,18 +28,16 @@ function checksFor(needs: Needs): Check[] {
   const checks: Check[] = [];
   if (needs.vision) checks.push({ name: "vision", ok: (p) => p.capabilities.vision });
   if (needs.tools) checks.push({ name: "tools", ok: (p) => p.capabilities.tools });
-  checks.push({ name: "context", ok: (p) => (p.capabilities.context_window ?? Number.POSITIVE_INFINITY) >= needs.tokens });
+  checks.push({
+    name: "context",
+    ok: (p) => (p.capabilities.context_window ?? Number.POSITIVE_INFINITY) >= needs.tokens,
+  });
   return checks;
 }
 
 export type FilterResult = { ok: true; steps: WeightedPool[][] } | { ok: false; error: ClientError };
 
-export function filterLadder(
-  policy: Policy,
-  cls: number,
-  needs: Needs,
-  reasons: Reason[],
-): FilterResult {
+export function filterLadder(policy: Policy, cls: number, needs: Needs, reasons: Reason[]): FilterResult {
   const ladder = policy.ladders[cls] ?? [];
   const checks = checksFor(needs);
   const steps: WeightedPool[][] = [];
@@ -76,10 +74,18 @@ function rejection(
     );
   }
   const what = missing.filter((m) => m !== "context");
-  const described = what.length > 0 ? what.join(" and ") : checks.map((c) => c.name).join(" and ") + " together";
-  return clientError("no_capable_pool", `no pool on the '${className}' ladder supports ${describe(described)}`);
+  // Every need is met by some pool, but no pool meets them all: name only the needs some
+  // pool lacks (a context window every pool has is not the problem).
+  const lacking = checks.filter((c) => pools.some((p) => !c.ok(p))).map((c) => c.name);
+  const described =
+    what.length > 0
+      ? what.map((m) => describe(m, needs)).join(" and ")
+      : `${lacking.map((m) => describe(m, needs)).join(" and ")} together`;
+  return clientError("no_capable_pool", `no pool on the '${className}' ladder supports ${described}`);
 }
 
-function describe(cap: string): string {
-  return cap.replace("vision", "vision (image input)").replace("tools", "tools (function calling)");
+function describe(cap: string, needs: Needs): string {
+  if (cap === "vision") return "vision (image input)";
+  if (cap === "tools") return "tools (function calling)";
+  return `a context window of ${needs.tokens} tokens`;
 }

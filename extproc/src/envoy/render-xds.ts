@@ -1,0 +1,186 @@
+// Policy -> Envoy xDS resources (pure). One cluster per ladder path: pool i of the path is
+// priority i, so Envoy's previous_priorities retry plugin walks the ladder while
+// previous_hosts walks the backends of a pool. Routes live in RDS so that retry settings
+// and the body limit follow the policy without touching the listener.
+import { isIP } from "node:net";
+import type { Policy } from "../policy/compile.js";
+import { PATH_CLUSTER_PREFIX, pathClusterName } from "./cluster-name.js";
+import { enumeratePaths } from "./paths.js";
+import { H, METADATA_NAMESPACE, PHASE_METADATA_KEY } from "../extproc/header-names.js";
+
+export const GRPC_CLUSTER = "switchyard_grpc";
+export const ROUTE_CONFIG_NAME = "switchyard";
+const T = "type.googleapis.com/";
+
+/** Keeps a pool at 100 % of traffic while any of its backends is healthy (no early spill). */
+const OVERPROVISIONING = 100_000;
+/** Idle gap allowed inside a streaming response before the attempt is cut. */
+export const STREAM_IDLE_S = 300;
+
+export function extProcFilter(phase: "router" | "upstream"): object {
+  const config: Record<string, unknown> = {
+    "@type": `${T}envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor`,
+    grpc_service: {
+      envoy_grpc: { cluster_name: GRPC_CLUSTER },
+      initial_metadata: [{ key: PHASE_METADATA_KEY, value: phase }],
+    },
+    failure_mode_allow: false,
+    message_timeout: "2s",
+    processing_mode: {
+      request_header_mode: "SEND",
+      response_header_mode: "SKIP",
+      request_body_mode: "BUFFERED",
+      response_body_mode: "NONE",
+      request_trailer_mode: "SKIP",
+      response_trailer_mode: "SKIP",
+    },
+    metadata_options: { receiving_namespaces: { untyped: [METADATA_NAMESPACE] } },
+  };
+  if (phase === "router") {
+    // The router sets x-envoy-max-retries from the path length.
+    config.mutation_rules = { allow_envoy: true };
+  } else {
+    config.request_attributes = ["upstream.address", "upstream.request_attempt_count", "xds.cluster_name", "request.id"];
+  }
+  return { name: "envoy.filters.http.ext_proc", typed_config: config };
+}
+
+function socketAddress(address: string): { address: string; port_value: number } {
+  const i = address.lastIndexOf(":");
+  return { address: address.slice(0, i), port_value: Number(address.slice(i + 1)) };
+}
+
+export function renderPathCluster(policy: Policy, path: readonly string[]): object {
+  const name = pathClusterName(path);
+  let allIps = true;
+  const endpoints = path.map((poolName, priority) => {
+    const pool = policy.pools.get(poolName);
+    if (pool === undefined) throw new Error(`path names unknown pool ${poolName}`);
+    return {
+      priority,
+      locality: { sub_zone: poolName },
+      lb_endpoints: pool.backends.map((b) => {
+        const sa = socketAddress(b.address);
+        if (!isIP(sa.address)) allIps = false;
+        return {
+          endpoint: { address: { socket_address: sa } },
+          load_balancing_weight: b.weight,
+          metadata: { filter_metadata: { [METADATA_NAMESPACE]: { pool: poolName } } },
+        };
+      }),
+    };
+  });
+  return {
+    "@type": `${T}envoy.config.cluster.v3.Cluster`,
+    name,
+    type: allIps ? "STATIC" : "STRICT_DNS",
+    connect_timeout: "1s",
+    lb_policy: "LEAST_REQUEST",
+    common_lb_config: { healthy_panic_threshold: { value: 0 } },
+    outlier_detection: {
+      consecutive_5xx: 5,
+      consecutive_gateway_failure: 3,
+      enforcing_consecutive_gateway_failure: 100,
+      interval: "5s",
+      base_ejection_time: "15s",
+      max_ejection_percent: 100,
+    },
+    circuit_breakers: {
+      thresholds: [{ max_connections: 100_000, max_pending_requests: 100_000, max_requests: 100_000, max_retries: 100_000 }],
+    },
+    load_assignment: { cluster_name: name, policy: { overprovisioning_factor: OVERPROVISIONING }, endpoints },
+    typed_extension_protocol_options: {
+      "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+        "@type": `${T}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`,
+        explicit_http_config: { http_protocol_options: {} },
+        http_filters: [
+          extProcFilter("upstream"),
+          {
+            name: "envoy.filters.http.upstream_codec",
+            typed_config: { "@type": `${T}envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec` },
+          },
+        ],
+      },
+    },
+  };
+}
+
+export function renderClusters(policy: Policy): object {
+  const resources = enumeratePaths(policy).map((path) => renderPathCluster(policy, path));
+  return { version_info: policy.hash, resources };
+}
+
+export function renderRoutes(policy: Policy): object {
+  const r = policy.doc.retry;
+  const decisionHeaders = policy.doc.response.decision_headers
+    ? [
+        { header: { key: H.class, value: `%REQ(${H.class})%` }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" },
+        { header: { key: H.pool, value: `%UPSTREAM_METADATA(${METADATA_NAMESPACE}:pool)%` }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" },
+      ]
+    : [];
+  const chatRoute = (path: string) => ({
+    name: path,
+    match: { path, headers: [{ name: ":method", string_match: { exact: "POST" } }] },
+    route: {
+      cluster_header: H.cluster,
+      // SSE responses run for minutes: no overall timeout; the per-try timeout bounds the
+      // wait for the first byte and the idle timeout bounds silence mid-stream.
+      timeout: "0s",
+      idle_timeout: `${STREAM_IDLE_S}s`,
+      retry_policy: {
+        retry_on: "connect-failure,refused-stream,reset-before-request,retriable-status-codes",
+        retriable_status_codes: r.retriable_status_codes,
+        num_retries: r.attempts_per_pool - 1,
+        per_try_timeout: `${r.per_try_timeout_ms / 1000}s`,
+        per_try_idle_timeout: `${STREAM_IDLE_S}s`,
+        retry_back_off: { base_interval: "0.01s", max_interval: "0.05s" },
+        host_selection_retry_max_attempts: 5,
+        retry_host_predicate: [
+          {
+            name: "envoy.retry_host_predicates.previous_hosts",
+            typed_config: { "@type": `${T}envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate` },
+          },
+        ],
+        retry_priority: {
+          name: "envoy.retry_priorities.previous_priorities",
+          typed_config: {
+            "@type": `${T}envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig`,
+            update_frequency: r.attempts_per_pool,
+          },
+        },
+      },
+    },
+    response_headers_to_add: decisionHeaders,
+  });
+  const notFound = {
+    name: "not_found",
+    match: { prefix: "/" },
+    direct_response: {
+      status: 404,
+      body: {
+        inline_string: JSON.stringify({
+          error: { message: "switchyard serves POST /v1/chat/completions and /v1/completions", type: "invalid_request_error", param: null, code: "not_found" },
+        }),
+      },
+    },
+    response_headers_to_add: [{ header: { key: "content-type", value: "application/json" }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" }],
+    typed_per_filter_config: {
+      "envoy.filters.http.ext_proc": { "@type": `${T}envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute`, disabled: true },
+    },
+  };
+  const routeConfig = {
+    "@type": `${T}envoy.config.route.v3.RouteConfiguration`,
+    name: ROUTE_CONFIG_NAME,
+    virtual_hosts: [
+      {
+        name: "switchyard",
+        domains: ["*"],
+        request_body_buffer_limit: policy.doc.limits.max_body_bytes,
+        routes: [chatRoute("/v1/chat/completions"), chatRoute("/v1/completions"), notFound],
+      },
+    ],
+  };
+  return { version_info: policy.hash, resources: [routeConfig] };
+}
+
+export { PATH_CLUSTER_PREFIX };

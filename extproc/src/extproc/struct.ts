@@ -1,0 +1,46 @@
+// google.protobuf.Struct in the shape protobufjs expects (camelCase, even with keepCase).
+
+export type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
+
+export interface PbValue {
+  nullValue?: "NULL_VALUE";
+  numberValue?: number;
+  stringValue?: string;
+  boolValue?: boolean;
+  structValue?: PbStruct;
+  listValue?: { values: PbValue[] };
+}
+export interface PbStruct {
+  fields: Record<string, PbValue>;
+}
+
+export function toStruct(obj: Record<string, Json | undefined>): PbStruct {
+  const fields: Record<string, PbValue> = {};
+  for (const [k, v] of Object.entries(obj)) if (v !== undefined) fields[k] = toValue(v);
+  return { fields };
+}
+
+function toValue(v: Json): PbValue {
+  if (v === null) return { nullValue: "NULL_VALUE" };
+  if (typeof v === "number") return { numberValue: v };
+  if (typeof v === "string") return { stringValue: v };
+  if (typeof v === "boolean") return { boolValue: v };
+  if (Array.isArray(v)) return { listValue: { values: v.map(toValue) } };
+  return { structValue: toStruct(v) };
+}
+
+/** Reads a decoded Struct back into plain JSON (for attributes and access-log metadata). */
+export function fromStruct(s: PbStruct | undefined | null): Record<string, Json> {
+  const out: Record<string, Json> = {};
+  for (const [k, v] of Object.entries(s?.fields ?? {})) out[k] = fromValue(v);
+  return out;
+}
+
+function fromValue(v: PbValue): Json {
+  if (v.structValue !== undefined) return fromStruct(v.structValue);
+  if (v.listValue !== undefined) return (v.listValue.values ?? []).map(fromValue);
+  if (v.stringValue !== undefined) return v.stringValue;
+  if (v.numberValue !== undefined) return v.numberValue;
+  if (v.boolValue !== undefined) return v.boolValue;
+  return null;
+}
