@@ -2,7 +2,7 @@
 //
 //   node dist/test/sim/main.js --name a --model qwen-small --port 8001 \
 //     [--host 127.0.0.1] [--ttft-ms 20] [--tokens-per-sec 200] [--tokens 16] [--mode ok]
-//     [--max-model-len 32768] [--early-headers]
+//     [--max-model-len 32768] [--early-headers] [--keep-alive-ms 65000]
 //   node dist/test/sim/main.js --fleet fleet.json      # JSON array of SimOptions
 //
 // --mode takes the string form: ok | refuse | reset | hang | status-<code>[-retry-<s>] |
@@ -15,6 +15,7 @@ import { parseMode, type SimBackend, type SimOptions, startSimFleet } from "./si
 const USAGE =
   "usage: main.js --name NAME --model SERVED_MODEL [--port 0] [--host 127.0.0.1] [--ttft-ms 20]\n" +
   "         [--tokens-per-sec 200] [--tokens 16] [--mode ok] [--max-model-len 32768] [--early-headers]\n" +
+  "         [--keep-alive-ms 65000]\n" +
   "       main.js --fleet FILE.json";
 
 function fail(message: string): never {
@@ -43,6 +44,7 @@ function fromArgs(argv: string[]): SimOptions[] {
       mode: { type: "string" },
       "max-model-len": { type: "string" },
       "early-headers": { type: "boolean" },
+      "keep-alive-ms": { type: "string" },
       fleet: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -66,6 +68,7 @@ function fromArgs(argv: string[]): SimOptions[] {
       tokens: num("tokens", values.tokens),
       maxModelLen: num("max-model-len", values["max-model-len"]),
       earlyHeaders: values["early-headers"],
+      keepAliveTimeoutMs: num("keep-alive-ms", values["keep-alive-ms"]),
       mode,
     },
   ];

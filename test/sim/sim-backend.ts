@@ -96,10 +96,11 @@ class Sim implements SimBackend {
     this.earlyHeaders = opts.earlyHeaders ?? false;
     this.maxRecorded = opts.maxRecorded ?? 10_000;
     this.server = createServer((req, res) => this.onRequest(req, res));
-    // Longer than Envoy's default upstream idle timeout would need, so pooled connections are
-    // reused rather than raced against our close; headersTimeout must exceed keepAliveTimeout.
-    this.server.keepAliveTimeout = 65_000;
-    this.server.headersTimeout = 66_000;
+    // A backend that closes idle connections while a proxy may still pick them from its pool
+    // makes the proxy fail requests on a reused connection; 65 s keeps that race out of tests
+    // unless asked for. headersTimeout must exceed keepAliveTimeout.
+    this.server.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 65_000;
+    this.server.headersTimeout = this.server.keepAliveTimeout + 1000;
     this.server.on("connection", (s: Socket) => {
       this.sockets.add(s);
       s.on("close", () => this.sockets.delete(s));

@@ -163,6 +163,17 @@ describe("sim backend: hang", () => {
   });
 });
 
+test("keepAliveTimeoutMs closes idle connections, as vLLM's 5 s uvicorn default does", async () => {
+  const sim = await startSimBackend({ name: "ka", servedModel: "m1", keepAliveTimeoutMs: 100 });
+  try {
+    const idle = await openKeepAlive(sim.port);
+    const dropped = await Promise.race([idle.closed.then(() => true), sleep(2000).then(() => false)]);
+    assert.ok(dropped, "the server closed the idle connection");
+  } finally {
+    await sim.close();
+  }
+});
+
 test("parseMode accepts both spellings and rejects the rest", () => {
   assert.equal(parseMode("HANG"), "hang");
   assert.deepEqual(parseMode("status-504"), { status: 504 });

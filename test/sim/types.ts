@@ -30,6 +30,12 @@ export interface SimOptions extends SimTiming {
    * false: headers wait for the first token.
    */
   earlyHeaders?: boolean;
+  /**
+   * Idle keep-alive timeout, default 65 s so a proxy's pooled connections stay reusable. Real
+   * vLLM closes idle connections after only 5 s (uvicorn, VLLM_HTTP_TIMEOUT_KEEP_ALIVE); set
+   * 5000 to reproduce the reuse race that causes against a proxy with a longer idle timeout.
+   */
+  keepAliveTimeoutMs?: number;
   /** Cap on `received` (oldest entries are dropped), to bound memory under benchmarks. */
   maxRecorded?: number;
 }

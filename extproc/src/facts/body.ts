@@ -7,7 +7,9 @@ import type { BodyFacts } from "./types.js";
 
 export type ChatBody = Record<string, unknown>;
 
-export type ParsedBody = { ok: true; body: ChatBody } | { ok: false; code: "invalid_json" | "body_not_object"; detail: string };
+export type ParsedBody =
+  | { ok: true; body: ChatBody }
+  | { ok: false; code: "invalid_json" | "body_not_object"; detail: string };
 
 export function parseChatBody(text: string): ParsedBody {
   let value: unknown;
@@ -17,7 +19,8 @@ export function parseChatBody(text: string): ParsedBody {
     return { ok: false, code: "invalid_json", detail: (err as Error).message };
   }
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    return { ok: false, code: "body_not_object", detail: Array.isArray(value) ? "an array" : typeof value };
+    const detail = value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
+    return { ok: false, code: "body_not_object", detail };
   }
   return { ok: true, body: value as ChatBody };
 }
@@ -29,7 +32,13 @@ const CHARS_PER_TOKEN = 4;
 const EFFORT_SET: ReadonlySet<string> = new Set(EFFORTS);
 
 export function readBodyFacts(body: ChatBody, bytes: number, notes: Reason[]): BodyFacts {
-  const facts: BodyFacts = { stream: body.stream === true, imageCount: 0, hasTools: false, promptTokens: 0, bytes };
+  const facts: BodyFacts = {
+    stream: body.stream === true,
+    imageCount: 0,
+    hasTools: false,
+    promptTokens: 0,
+    bytes,
+  };
   if (typeof body.model === "string") facts.model = body.model;
 
   let chars = 0;
@@ -42,7 +51,8 @@ export function readBodyFacts(body: ChatBody, bytes: number, notes: Reason[]): B
     else if (Array.isArray(content)) {
       for (const part of content) {
         if (isImagePart(part)) facts.imageCount++;
-        else if (typeof (part as { text?: unknown })?.text === "string") chars += (part as { text: string }).text.length;
+        else if (typeof (part as { text?: unknown })?.text === "string")
+          chars += (part as { text: string }).text.length;
       }
     }
   }
@@ -59,7 +69,13 @@ export function readBodyFacts(body: ChatBody, bytes: number, notes: Reason[]): B
   const effort = body.reasoning_effort;
   if (typeof effort === "string" && EFFORT_SET.has(effort)) facts.reasoningEffort = effort as Effort;
   else if (effort !== undefined && effort !== null) {
-    notes.push(reason("facts", "effort:ignored", `reasoning_effort ${JSON.stringify(effort).slice(0, 40)} is not one of ${EFFORTS.join("/")}; ignored`));
+    notes.push(
+      reason(
+        "facts",
+        "effort:ignored",
+        `reasoning_effort ${JSON.stringify(effort).slice(0, 40)} is not one of ${EFFORTS.join("/")}; ignored`,
+      ),
+    );
   }
 
   for (const field of ["max_completion_tokens", "max_tokens"] as const) {
@@ -70,7 +86,13 @@ export function readBodyFacts(body: ChatBody, bytes: number, notes: Reason[]): B
       facts.maxTokensField = field;
       break;
     }
-    notes.push(reason("facts", `${field}:ignored`, `${field} ${JSON.stringify(v).slice(0, 40)} is not a positive integer; ignored`));
+    notes.push(
+      reason(
+        "facts",
+        `${field}:ignored`,
+        `${field} ${JSON.stringify(v).slice(0, 40)} is not a positive integer; ignored`,
+      ),
+    );
   }
   return facts;
 }
@@ -78,5 +100,7 @@ export function readBodyFacts(body: ChatBody, bytes: number, notes: Reason[]): B
 function isImagePart(part: unknown): boolean {
   if (part === null || typeof part !== "object") return false;
   const p = part as { type?: unknown; image_url?: unknown };
-  return p.type === "image_url" || p.type === "input_image" || p.type === "image" || p.image_url !== undefined;
+  return (
+    p.type === "image_url" || p.type === "input_image" || p.type === "image" || p.image_url !== undefined
+  );
 }

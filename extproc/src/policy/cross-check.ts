@@ -14,7 +14,8 @@ export function crossCheck(doc: PolicyDoc): Problem[] {
     if (doc.classes.indexOf(c) !== i) error(["classes", i], `class '${c}' is listed twice`);
   });
   const needClass = (path: PathSeg[], c: string) => {
-    if (!classes.has(c)) error(path, `'${c}' is not a class${didYouMean(c, classes)}; classes: ${doc.classes.join(", ")}`);
+    if (!classes.has(c))
+      error(path, `'${c}' is not a class${didYouMean(c, classes)}; classes: ${doc.classes.join(", ")}`);
   };
   needClass(["default_class"], doc.default_class);
 
@@ -22,14 +23,19 @@ export function crossCheck(doc: PolicyDoc): Problem[] {
     needClass(["features", feature, "class"], f.class);
     if (f.cap !== undefined) needClass(["features", feature, "cap"], f.cap);
     if (f.floor !== undefined) needClass(["features", feature, "floor"], f.floor);
-    if (f.cap !== undefined && f.floor !== undefined && doc.classes.indexOf(f.floor) > doc.classes.indexOf(f.cap)) {
+    if (
+      f.cap !== undefined &&
+      f.floor !== undefined &&
+      doc.classes.indexOf(f.floor) > doc.classes.indexOf(f.cap)
+    ) {
       error(["features", feature, "floor"], `floor '${f.floor}' is above cap '${f.cap}'`);
     }
   }
 
   const aboves = new Set<number>();
   doc.modifiers.quota.forEach((band, i) => {
-    if (aboves.has(band.above)) error(["modifiers", "quota", i, "above"], `two quota bands start above ${band.above}`);
+    if (aboves.has(band.above))
+      error(["modifiers", "quota", i, "above"], `two quota bands start above ${band.above}`);
     aboves.add(band.above);
   });
 
@@ -53,13 +59,18 @@ export function crossCheck(doc: PolicyDoc): Problem[] {
     });
     if (classes.has(c) && steps.length > 0) {
       const vision = steps.some((s) => Object.keys(s).some((p) => doc.pools[p]?.capabilities.vision));
-      if (!vision) warn(["ladders", c], `no pool on the '${c}' ladder has vision: image requests of this class are rejected`);
+      if (!vision)
+        warn(
+          ["ladders", c],
+          `no pool on the '${c}' ladder has vision: image requests of this class are rejected`,
+        );
     }
   }
 
   const owner = new Map<string, string>();
   for (const [pool, p] of Object.entries(doc.pools)) {
-    if (!onLadder.has(pool)) warn(["pools", pool], `pool '${pool}' is on no ladder and never receives traffic`);
+    if (!onLadder.has(pool))
+      warn(["pools", pool], `pool '${pool}' is on no ladder and never receives traffic`);
     p.backends.forEach((b, i) => {
       const other = owner.get(b.address);
       if (other !== undefined && other !== pool) {
@@ -69,10 +80,16 @@ export function crossCheck(doc: PolicyDoc): Problem[] {
     });
     const r = p.reasoning;
     if (r.adapter === "qwen3" && r.effort_budgets === undefined) {
-      warn(["pools", pool, "reasoning"], "qwen3 adapter without effort_budgets: thinking is switched but never budgeted");
+      warn(
+        ["pools", pool, "reasoning"],
+        "qwen3 adapter without effort_budgets: thinking is switched but never budgeted",
+      );
     }
     if (r.adapter !== "qwen3" && r.effort_budgets !== undefined) {
-      warn(["pools", pool, "reasoning", "effort_budgets"], `effort_budgets are used by the qwen3 adapter only`);
+      warn(
+        ["pools", pool, "reasoning", "effort_budgets"],
+        `effort_budgets are used by the qwen3 adapter only`,
+      );
     }
     if (r.adapter !== "deepseek" && r.effort_map !== undefined) {
       warn(["pools", pool, "reasoning", "effort_map"], `effort_map is used by the deepseek adapter only`);

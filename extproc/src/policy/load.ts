@@ -3,8 +3,8 @@
 import { readFile } from "node:fs/promises";
 import { LineCounter, parseDocument } from "yaml";
 import { type ZodType, z } from "zod";
-import { crossCheck } from "./cross-check.js";
 import { compilePolicy, type Policy } from "./compile.js";
+import { crossCheck } from "./cross-check.js";
 import { locate } from "./locate.js";
 import { didYouMean, type PathSeg, type Problem } from "./problems.js";
 import { PolicySchema } from "./schema.js";
@@ -42,7 +42,9 @@ export function parsePolicy(text: string): LoadResult {
 
   const parsed = PolicySchema.safeParse(yamlDoc.toJS());
   if (!parsed.success) {
-    const errors = parsed.error.issues.flatMap((issue) => shapeProblems(issue)).map((p) => at(p, p.path.length > 0));
+    const errors = parsed.error.issues.flatMap((issue) =>
+      shapeProblems(issue).map((p) => at(p, issue.code === "unrecognized_keys")),
+    );
     return { ok: false, errors: sortByLine(errors), warnings: [] };
   }
   const problems = crossCheck(parsed.data).map((p) => at(p, isKeyProblem(p)));

@@ -77,7 +77,8 @@ const ReasoningSchema = z.strictObject({
   // Effort used when the client sends none; absent = leave the template's default alone.
   default_effort: z.enum(EFFORTS).optional(),
   // deepseek: client effort -> the value the template takes (e.g. {low: low, high: max}).
-  effort_map: z.record(z.enum(EFFORTS), z.string().min(1)).optional(),
+  // partialRecord: zod 4's record over an enum demands every key; a map names only some.
+  effort_map: z.partialRecord(z.enum(EFFORTS), z.string().min(1)).optional(),
 });
 
 const PriceSchema = z.strictObject({
@@ -118,7 +119,9 @@ export const PolicySchema = z.strictObject({
   headers: HeadersSchema.default(HeadersSchema.parse({})),
   classes: z.array(name("class")).min(1, "at least one class is needed"),
   default_class: z.string(),
-  features: z.record(z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, "feature names are lowercase"), FeatureSchema).default({}),
+  features: z
+    .record(z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, "feature names are lowercase"), FeatureSchema)
+    .default({}),
   modifiers: ModifiersSchema.default({ tiers: {}, trial: 0, quota: [] }),
   ladders: z.record(z.string(), z.array(StepSchema)),
   pools: z.record(name("pool"), PoolSchema),

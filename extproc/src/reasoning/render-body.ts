@@ -10,7 +10,10 @@ export interface Member {
   raw: string;
 }
 
-/** Top-level members of a JSON object's text, or undefined if the text is not one. */
+/**
+ * Top-level members of a JSON object's text, or undefined if the text is not one. Meant for
+ * text JSON.parse accepted: the structure is checked, scalar tokens are not validated.
+ */
 export function indexMembers(text: string): Member[] | undefined {
   const members: Member[] = [];
   let i = skipWs(text, 0);

@@ -53,18 +53,73 @@ describe("class math: examples/discourse.yml (fast < balanced < frontier)", () =
   });
   runCases(discourse, "x-discourse-ai-", [
     // Base class.
-    { name: "ai_bot → frontier", headers: { feature: "ai_bot" }, cls: "frontier", reasons: ["feature:ai_bot", "class:frontier"] },
-    { name: "summarize → balanced", headers: { feature: "summarize" }, cls: "balanced", reasons: ["feature:summarize", "class:balanced"] },
-    { name: "translate → fast", headers: { feature: "translate" }, cls: "fast", reasons: ["feature:translate", "class:fast"] },
-    { name: "AI_BOT (any case) → frontier", headers: { feature: " AI_Bot " }, cls: "frontier", reasons: ["feature:ai_bot", "class:frontier"] },
-    { name: "unknown feature → balanced (default)", headers: { feature: "poetry" }, cls: "balanced", reasons: ["feature:unknown", "class:balanced"] },
-    { name: "no feature → balanced (default)", headers: {}, cls: "balanced", reasons: ["feature:none", "class:balanced"] },
-    { name: "empty feature → balanced (default)", headers: { feature: "" }, cls: "balanced", reasons: ["feature:none", "class:balanced"] },
+    {
+      name: "ai_bot → frontier",
+      headers: { feature: "ai_bot" },
+      cls: "frontier",
+      reasons: ["feature:ai_bot", "class:frontier"],
+    },
+    {
+      name: "summarize → balanced",
+      headers: { feature: "summarize" },
+      cls: "balanced",
+      reasons: ["feature:summarize", "class:balanced"],
+    },
+    {
+      name: "translate → fast",
+      headers: { feature: "translate" },
+      cls: "fast",
+      reasons: ["feature:translate", "class:fast"],
+    },
+    {
+      name: "AI_BOT (any case) → frontier",
+      headers: { feature: " AI_Bot " },
+      cls: "frontier",
+      reasons: ["feature:ai_bot", "class:frontier"],
+    },
+    {
+      name: "unknown feature → balanced (default)",
+      headers: { feature: "poetry" },
+      cls: "balanced",
+      reasons: ["feature:unknown", "class:balanced"],
+    },
+    {
+      name: "no feature → balanced (default)",
+      headers: {},
+      cls: "balanced",
+      reasons: ["feature:none", "class:balanced"],
+    },
+    {
+      name: "empty feature → balanced (default)",
+      headers: { feature: "" },
+      cls: "balanced",
+      reasons: ["feature:none", "class:balanced"],
+    },
     // Tier.
-    { name: "summarize/paid → frontier", headers: { feature: "summarize", tier: "paid" }, cls: "frontier", reasons: ["feature:summarize", "tier:paid+1", "class:frontier"] },
-    { name: "summarize/PAID → frontier", headers: { feature: "summarize", tier: "PAID" }, cls: "frontier", reasons: ["feature:summarize", "tier:paid+1", "class:frontier"] },
-    { name: "summarize/free → balanced", headers: { feature: "summarize", tier: "free" }, cls: "balanced", reasons: ["feature:summarize", "tier:free+0", "class:balanced"] },
-    { name: "summarize/gold (unknown tier) → balanced", headers: { feature: "summarize", tier: "gold" }, cls: "balanced", reasons: ["feature:summarize", "tier:unknown", "class:balanced"] },
+    {
+      name: "summarize/paid → frontier",
+      headers: { feature: "summarize", tier: "paid" },
+      cls: "frontier",
+      reasons: ["feature:summarize", "tier:paid+1", "class:frontier"],
+    },
+    {
+      name: "summarize/PAID → frontier",
+      headers: { feature: "summarize", tier: "PAID" },
+      cls: "frontier",
+      reasons: ["feature:summarize", "tier:paid+1", "class:frontier"],
+    },
+    {
+      name: "summarize/free → balanced",
+      headers: { feature: "summarize", tier: "free" },
+      cls: "balanced",
+      reasons: ["feature:summarize", "tier:free+0", "class:balanced"],
+    },
+    {
+      name: "summarize/gold (unknown tier) → balanced",
+      headers: { feature: "summarize", tier: "gold" },
+      cls: "balanced",
+      reasons: ["feature:summarize", "tier:unknown", "class:balanced"],
+    },
     // Trial.
     trial("true", "balanced", ["feature:ai_bot", "trial-1", "class:balanced"]),
     trial("1", "balanced", ["feature:ai_bot", "trial-1", "class:balanced"]),
@@ -139,7 +194,11 @@ describe("class math: five classes, cap and floor (test/fixtures/policies/five-c
   });
   runCases(() => fixturePolicy("five-classes"), "x-llm-", [
     c("boxed → medium", { feature: "boxed" }, "medium", ["feature:boxed", "class:medium"]),
-    c("boxed/paid → large (at the cap)", { feature: "boxed", tier: "paid" }, "large", ["feature:boxed", "tier:paid+1", "class:large"]),
+    c("boxed/paid → large (at the cap)", { feature: "boxed", tier: "paid" }, "large", [
+      "feature:boxed",
+      "tier:paid+1",
+      "class:large",
+    ]),
     c("boxed/vip → large (clamp, then cap)", { feature: "boxed", tier: "vip" }, "large", [
       "feature:boxed",
       "tier:vip+3",
@@ -147,32 +206,53 @@ describe("class math: five classes, cap and floor (test/fixtures/policies/five-c
       "cap:large",
       "class:large",
     ]),
-    c("boxed/free → small (floor)", { feature: "boxed", tier: "free" }, "small", ["feature:boxed", "tier:free-2", "floor:small", "class:small"]),
-    c("boxed/free/trial → small (clamp, then floor)", { feature: "boxed", tier: "free", trial: "1" }, "small", [
+    c("boxed/free → small (floor)", { feature: "boxed", tier: "free" }, "small", [
       "feature:boxed",
       "tier:free-2",
-      "trial-1",
-      "clamp:tiny",
       "floor:small",
       "class:small",
     ]),
-    c("boxed/quota 91 → small (highest band, clamp, floor)", { feature: "boxed", "quota-used": "91" }, "small", [
-      "feature:boxed",
-      "quota>90-3",
-      "clamp:tiny",
-      "floor:small",
-      "class:small",
-    ]),
+    c(
+      "boxed/free/trial → small (clamp, then floor)",
+      { feature: "boxed", tier: "free", trial: "1" },
+      "small",
+      ["feature:boxed", "tier:free-2", "trial-1", "clamp:tiny", "floor:small", "class:small"],
+    ),
+    c(
+      "boxed/quota 91 → small (highest band, clamp, floor)",
+      { feature: "boxed", "quota-used": "91" },
+      "small",
+      ["feature:boxed", "quota>90-3", "clamp:tiny", "floor:small", "class:small"],
+    ),
     c("top/quota 90 → large (90 is not above 90)", { feature: "top", "quota-used": "90" }, "large", [
       "feature:top",
       "quota>50-1",
       "class:large",
     ]),
-    c("top/quota 95 → small", { feature: "top", "quota-used": "95" }, "small", ["feature:top", "quota>90-3", "class:small"]),
+    c("top/quota 95 → small", { feature: "top", "quota-used": "95" }, "small", [
+      "feature:top",
+      "quota>90-3",
+      "class:small",
+    ]),
     c("top/quota 50 → huge", { feature: "top", "quota-used": "50" }, "huge", ["feature:top", "class:huge"]),
-    c("top/vip → huge (clamped)", { feature: "top", tier: "vip" }, "huge", ["feature:top", "tier:vip+3", "clamp:huge", "class:huge"]),
-    c("bottom/free → tiny (clamped)", { feature: "bottom", tier: "free" }, "tiny", ["feature:bottom", "tier:free-2", "clamp:tiny", "class:tiny"]),
-    c("no feature/vip → huge (default medium, clamped)", { tier: "vip" }, "huge", ["feature:none", "tier:vip+3", "clamp:huge", "class:huge"]),
+    c("top/vip → huge (clamped)", { feature: "top", tier: "vip" }, "huge", [
+      "feature:top",
+      "tier:vip+3",
+      "clamp:huge",
+      "class:huge",
+    ]),
+    c("bottom/free → tiny (clamped)", { feature: "bottom", tier: "free" }, "tiny", [
+      "feature:bottom",
+      "tier:free-2",
+      "clamp:tiny",
+      "class:tiny",
+    ]),
+    c("no feature/vip → huge (default medium, clamped)", { tier: "vip" }, "huge", [
+      "feature:none",
+      "tier:vip+3",
+      "clamp:huge",
+      "class:huge",
+    ]),
   ]);
 
   test("boxed: the floor is applied after the cap (a compiled policy with floor above cap)", () => {
@@ -180,7 +260,10 @@ describe("class math: five classes, cap and floor (test/fixtures/policies/five-c
     const doc = structuredClone(fixturePolicy("five-classes").doc);
     doc.features.boxed = { class: "medium", cap: "small", floor: "large" };
     const got = classOf(compilePolicy(doc, "inline"), { "x-llm-feature": "boxed" });
-    assert.deepEqual(got, { cls: "large", reasons: ["feature:boxed", "cap:small", "floor:large", "class:large"] });
+    assert.deepEqual(got, {
+      cls: "large",
+      reasons: ["feature:boxed", "cap:small", "floor:large", "class:large"],
+    });
   });
 });
 

@@ -32,12 +32,21 @@ function rejected(d: Decision) {
 
 const hello = { model: "m", messages: [{ role: "user", content: "Hello" }] };
 /** One message of 4 chars: 4 tokens for the message + 1 for the text. */
-const fiveTokens = (extra: object = {}) => ({ model: "m", messages: [{ role: "user", content: "abcd" }], ...extra });
+const fiveTokens = (extra: object = {}) => ({
+  model: "m",
+  messages: [{ role: "user", content: "abcd" }],
+  ...extra,
+});
 const image = (url: string) => ({ type: "image_url", image_url: { url } });
 
 describe("vision filter", () => {
-  const unfiltered = { ladder: [["plain 50", "seer 50"], ["plain 1"]], path: ["seer", "plain"], drops: [] };
-  const visionOnly = { ladder: [["seer 50"]], path: ["seer"], drops: ["drop:plain:vision", "drop:plain:vision"] };
+  // Seed 7 picks plain in step 1, so step 2 (plain only) adds nothing.
+  const unfiltered = { ladder: [["plain 50", "seer 50"], ["plain 1"]], path: ["plain"], drops: [] };
+  const visionOnly = {
+    ladder: [["seer 50"]],
+    path: ["seer"],
+    drops: ["drop:plain:vision", "drop:plain:vision"],
+  };
 
   test("mixed, no vision → whole ladder", () => {
     assert.deepEqual(routed(decision(caps, {}, hello)), unfiltered);
@@ -73,7 +82,9 @@ describe("vision filter", () => {
     assert.equal(rejected(decision(caps, { "x-llm-feature": "text" }, body)).code, "no_capable_pool");
   });
   test("discourse: ai_bot/vision → the deepseek-flash step is dropped", () => {
-    const d = routed(decision(discourse(), { "x-discourse-ai-feature": "ai_bot", "x-discourse-ai-vision": "true" }, hello));
+    const d = routed(
+      decision(discourse(), { "x-discourse-ai-feature": "ai_bot", "x-discourse-ai-vision": "true" }, hello),
+    );
     assert.deepEqual(d, {
       ladder: [["qwen-large 100"], ["qwen-small 100"]],
       path: ["qwen-large", "qwen-small"],
@@ -107,11 +118,15 @@ describe("tools filter", () => {
     assert.deepEqual(d.drops, ["drop:plain:vision+tools", "drop:plain:vision+tools"]);
   });
   test("split/vision+tools → 400: each exists, never together", () => {
-    assert.deepEqual(rejected(decision(caps, { "x-llm-feature": "split", "x-llm-vision": "1" }, fixtureBody("tools"))), {
-      status: 400,
-      code: "no_capable_pool",
-      message: "no pool on the 'split' ladder supports vision (image input) and tools (function calling) together",
-    });
+    assert.deepEqual(
+      rejected(decision(caps, { "x-llm-feature": "split", "x-llm-vision": "1" }, fixtureBody("tools"))),
+      {
+        status: 400,
+        code: "no_capable_pool",
+        message:
+          "no pool on the 'split' ladder supports vision (image input) and tools (function calling) together",
+      },
+    );
   });
   test("split/tools → hands only", () => {
     const d = routed(decision(caps, { "x-llm-feature": "split" }, fixtureBody("tools")));
@@ -126,10 +141,16 @@ describe("context window filter (prompt estimate + max_tokens)", () => {
   });
   test("5 + 4092 = 4097 → plain dropped from both steps", () => {
     const d = routed(decision(caps, {}, fiveTokens({ max_tokens: 4092 })));
-    assert.deepEqual(d, { ladder: [["seer 50"]], path: ["seer"], drops: ["drop:plain:context", "drop:plain:context"] });
+    assert.deepEqual(d, {
+      ladder: [["seer 50"]],
+      path: ["seer"],
+      drops: ["drop:plain:context", "drop:plain:context"],
+    });
   });
   test("max_completion_tokens counts the same way", () => {
-    assert.deepEqual(routed(decision(caps, {}, fiveTokens({ max_completion_tokens: 4092 }))).ladder, [["seer 50"]]);
+    assert.deepEqual(routed(decision(caps, {}, fiveTokens({ max_completion_tokens: 4092 }))).ladder, [
+      ["seer 50"],
+    ]);
   });
   test("a long prompt alone (no max_tokens) → plain dropped", () => {
     const long = { messages: [{ role: "user", content: "x".repeat(4100 * 4) }] };
@@ -155,7 +176,9 @@ describe("context window filter (prompt estimate + max_tokens)", () => {
     assert.deepEqual(d.drops, ["drop:plain:vision+context", "drop:plain:vision+context"]);
   });
   test("text/vision + too long → 400 no_capable_pool (vision is named, not context)", () => {
-    const d = rejected(decision(caps, { "x-llm-feature": "text", "x-llm-vision": "1" }, fiveTokens({ max_tokens: 5000 })));
+    const d = rejected(
+      decision(caps, { "x-llm-feature": "text", "x-llm-vision": "1" }, fiveTokens({ max_tokens: 5000 })),
+    );
     assert.equal(d.message, "no pool on the 'text' ladder supports vision (image input)");
   });
 });
