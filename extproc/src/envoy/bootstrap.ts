@@ -1,6 +1,7 @@
 // Envoy's bootstrap (pure): the listener, the router-level ext_proc, the gRPC clusters back
 // to switchyard, and file-based CDS/RDS pointing at the directory switchyard writes.
 import { errorBody, clientError, type ErrorCode } from "../errors.js";
+import { H } from "../extproc/header-names.js";
 import { extProcFilter, GRPC_CLUSTER, ROUTE_CONFIG_NAME, STREAM_IDLE_S } from "./render-xds.js";
 
 export interface BootstrapOptions {
@@ -13,8 +14,6 @@ export interface BootstrapOptions {
   grpcPort: number;
   /** Directory holding cds.json and rds.json (absolute, or relative to Envoy's working directory). */
   xdsDir: string;
-  /** Per-connection buffer: must hold the largest body the policy allows. */
-  bufferLimitBytes: number;
 }
 
 export const DEFAULT_BOOTSTRAP: BootstrapOptions = {
@@ -25,18 +24,23 @@ export const DEFAULT_BOOTSTRAP: BootstrapOptions = {
   grpcAddress: "127.0.0.1",
   grpcPort: 50051,
   xdsDir: "/var/run/switchyard/xds",
-  bufferLimitBytes: 16 * 1024 * 1024,
 };
 
 const T = "type.googleapis.com/";
 
-function jsonReply(status: number, code: ErrorCode, message: string) {
-  const body = JSON.parse(errorBody(clientError(code, message))) as { error: Record<string, unknown> };
-  body.error.message = "%LOCAL_REPLY_BODY%";
+/** Envoy's local reply for `status` as an OpenAI error; the message is Envoy's own text unless given. */
+function jsonReply(status: number, code: ErrorCode, fixedMessage?: string) {
+  const body = JSON.parse(errorBody(clientError(code, fixedMessage ?? "%LOCAL_REPLY_BODY%"))) as object;
   return {
     filter: { status_code_filter: { comparison: { op: "EQ", value: { default_value: status, runtime_key: `switchyard.reply_${status}` } } } },
     body_format_override: { json_format: body, content_type: "application/json" },
   };
+}
+
+// No x-switchyard-cluster (ext_proc gave no decision) or an unknown cluster: a JSON 500, not an empty 503.
+function noRouteReply() {
+  const reply = jsonReply(500, "internal_error", "switchyard made no routing decision for this request");
+  return { filter: { response_flag_filter: { flags: ["NC"] } }, status_code: 500, body_format_override: reply.body_format_override };
 }
 
 export function renderBootstrap(o: BootstrapOptions): object {
@@ -53,7 +57,6 @@ export function renderBootstrap(o: BootstrapOptions): object {
         {
           name: "llm",
           address: { socket_address: { address: o.listenAddress, port_value: o.listenPort } },
-          per_connection_buffer_limit_bytes: o.bufferLimitBytes,
           filter_chains: [
             {
               filters: [
@@ -65,6 +68,16 @@ export function renderBootstrap(o: BootstrapOptions): object {
                     codec_type: "AUTO",
                     stream_idle_timeout: `${STREAM_IDLE_S}s`,
                     request_timeout: "0s",
+                    // A client must not pick the cluster itself: drop the header before the first route match.
+                    early_header_mutation_extensions: [
+                      {
+                        name: "envoy.http.early_header_mutation.header_mutation",
+                        typed_config: {
+                          "@type": `${T}envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation`,
+                          mutations: [{ remove: H.cluster }],
+                        },
+                      },
+                    ],
                     rds: { route_config_name: ROUTE_CONFIG_NAME, config_source: fileSource("rds.json") },
                     http_filters: [
                       extProcFilter("router"),
@@ -73,10 +86,11 @@ export function renderBootstrap(o: BootstrapOptions): object {
                     // Envoy's own replies in the same OpenAI error shape as switchyard's.
                     local_reply_config: {
                       mappers: [
-                        jsonReply(413, "body_too_large", "request body too large"),
-                        jsonReply(503, "no_healthy_upstream", "no backend could take the request"),
-                        jsonReply(504, "upstream_timeout", "no backend answered in time"),
-                        jsonReply(500, "internal_error", "switchyard failed to process the request"),
+                        noRouteReply(),
+                        jsonReply(413, "body_too_large"),
+                        jsonReply(503, "no_healthy_upstream"),
+                        jsonReply(504, "upstream_timeout"),
+                        jsonReply(500, "internal_error"),
                       ],
                     },
                   },

@@ -128,7 +128,9 @@ export function renderRoutes(policy: Policy): object {
       timeout: "0s",
       idle_timeout: `${STREAM_IDLE_S}s`,
       retry_policy: {
-        retry_on: "connect-failure,refused-stream,reset-before-request,retriable-status-codes",
+        // `reset` covers resets before headers and per-try timeouts; Envoy never retries once
+        // response headers went downstream, with or without it.
+        retry_on: "connect-failure,refused-stream,reset,retriable-status-codes",
         retriable_status_codes: r.retriable_status_codes,
         num_retries: r.attempts_per_pool - 1,
         per_try_timeout: `${r.per_try_timeout_ms / 1000}s`,

@@ -17,33 +17,43 @@ export interface Member {
 export function indexMembers(text: string): Member[] | undefined {
   const members: Member[] = [];
   let i = skipWs(text, 0);
-  if (text[i] !== "{") return undefined;
+  if (text.charCodeAt(i) !== 0x7b) return undefined;
   i = skipWs(text, i + 1);
-  if (text[i] === "}") return members;
+  if (text.charCodeAt(i) === 0x7d) return members;
   for (;;) {
-    if (text[i] !== '"') return undefined;
+    if (text.charCodeAt(i) !== 0x22) return undefined;
     const keyEnd = stringEnd(text, i);
     if (keyEnd < 0) return undefined;
-    const key = JSON.parse(text.slice(i, keyEnd)) as string;
+    const key = readKey(text, i, keyEnd);
     let j = skipWs(text, keyEnd);
-    if (text[j] !== ":") return undefined;
+    if (text.charCodeAt(j) !== 0x3a) return undefined;
     j = skipWs(text, j + 1);
     const valueEnd = valueEndAt(text, j);
     if (valueEnd < 0) return undefined;
     members.push({ key, raw: text.slice(i, valueEnd) });
     i = skipWs(text, valueEnd);
-    if (text[i] === "}") return members;
-    if (text[i] !== ",") return undefined;
+    const c = text.charCodeAt(i);
+    if (c === 0x7d) return members;
+    if (c !== 0x2c) return undefined;
     i = skipWs(text, i + 1);
   }
 }
 
 export function renderPatched(members: readonly Member[], patch: BodyPatch): string {
+  // A patch has a handful of keys: array lookups beat building a Set per render.
+  const setKeys = Object.keys(patch.set);
   const parts: string[] = [];
-  const drop = new Set([...patch.remove, ...Object.keys(patch.set)]);
-  for (const m of members) if (!drop.has(m.key)) parts.push(m.raw);
-  for (const [k, v] of Object.entries(patch.set)) if (v !== undefined) parts.push(`${JSON.stringify(k)}:${JSON.stringify(v)}`);
+  for (const m of members) if (!setKeys.includes(m.key) && !patch.remove.includes(m.key)) parts.push(m.raw);
+  // One stringify for all patched fields; like JSON.stringify, it leaves out undefined values.
+  const set = JSON.stringify(patch.set);
+  if (set.length > 2) parts.push(set.slice(1, -1));
   return `{${parts.join(",")}}`;
+}
+
+/** A key's value; only keys with escapes pay for JSON.parse. */
+function readKey(t: string, start: number, end: number): string {
+  const inner = t.slice(start + 1, end - 1);
+  return inner.includes("\\") ? (JSON.parse(t.slice(start, end)) as string) : inner;
 }
 
 function skipWs(t: string, i: number): number {
@@ -74,7 +84,20 @@ function valueEndAt(t: string, start: number): number {
   if (c === '"') return stringEnd(t, start);
   if (c !== "{" && c !== "[") {
     let j = start;
-    while (j < t.length && !",}] \n\r\t".includes(t[j] as string)) j++;
+    while (j < t.length) {
+      const ch = t.charCodeAt(j);
+      if (
+        ch === 0x2c ||
+        ch === 0x7d ||
+        ch === 0x5d ||
+        ch === 0x20 ||
+        ch === 0x0a ||
+        ch === 0x0d ||
+        ch === 0x09
+      )
+        break;
+      j++;
+    }
     return j;
   }
   let depth = 0;
