@@ -1,13 +1,20 @@
 // Wiring only: load the policy, write Envoy's files, start gRPC + HTTP, handle signals.
 import { watch } from "node:fs";
 import { createServer } from "node:http";
+import { createRequire } from "node:module";
 import * as grpc from "@grpc/grpc-js";
 import type { BootstrapOptions } from "./envoy/bootstrap.js";
 import { renderXdsFiles, writeBootstrap, writeXds } from "./envoy/write-xds.js";
+import { loadEnvoyServices } from "./extproc/protos.js";
 import { addExtProc, newGrpcServer, newHooks, PolicyHolder } from "./extproc/server.js";
+import { LogWriter } from "./observe/log-writer.js";
+import { createMetrics, setPolicyInfo } from "./observe/metrics.js";
+import { buildStatus } from "./observe/status.js";
 import type { Policy } from "./policy/compile.js";
 import { loadPolicyFile } from "./policy/load.js";
 import { formatProblem } from "./policy/problems.js";
+import { EnvoyAdminPoller } from "./telemetry/envoy-admin.js";
+import { accessLogHandler, TelemetryHub } from "./telemetry/hub.js";
 
 export interface ServeOptions {
   policyFile: string;
@@ -22,6 +29,8 @@ export interface ServeOptions {
   envoyAdmin?: string | undefined;
 }
 
+const VERSION = (createRequire(import.meta.url)("../../../package.json") as { version: string }).version;
+
 const log = (msg: string) => process.stderr.write(`switchyard: ${msg}\n`);
 
 export async function serve(o: ServeOptions): Promise<number> {
@@ -31,9 +40,34 @@ export async function serve(o: ServeOptions): Promise<number> {
     for (const e of first.errors) log(formatProblem(o.policyFile, e));
     return 1;
   }
+  const startedAt = Date.now();
+  let loadedAt = startedAt;
   const holder = new PolicyHolder(first.policy);
+  const metrics = createMetrics();
+  setPolicyInfo(metrics, first.policy.hash);
+  const writer = new LogWriter();
+  const hub = new TelemetryHub(holder, metrics, writer);
   const hooks = newHooks();
   hooks.onError = (err) => log(`ext_proc error: ${err.stack ?? err.message}`);
+  hooks.onProcessed = (phase, seconds) => metrics.extprocSeconds.observe({ phase }, seconds);
+  hooks.onAttempt = (a) =>
+    hub.attempts.begin(a.requestId, {
+      attempt: a.attempt,
+      pool: a.pool,
+      backend: a.backend,
+      bodySent: false,
+    });
+  const envoyAdmin = o.envoyAdmin ?? `http://127.0.0.1:${o.bootstrap.adminPort}`;
+  const poller = new EnvoyAdminPoller(envoyAdmin, (backends) => {
+    metrics.inFlight.reset();
+    metrics.backendHealthy.reset();
+    for (const [address, state] of backends) {
+      const pool = holder.addresses.get(address) ?? "unknown";
+      metrics.inFlight.set({ pool, backend: address }, state.rqActive);
+      metrics.backendHealthy.set({ pool, backend: address }, state.healthy ? 1 : 0);
+    }
+  });
+  poller.start();
 
   // Clusters of the previous policy stay one generation, for requests decided just before a reload.
   let lastClusters: object[] = [];
@@ -50,9 +84,14 @@ export async function serve(o: ServeOptions): Promise<number> {
 
   const grpcServer = newGrpcServer();
   addExtProc(grpcServer, holder, hooks);
+  grpcServer.addService(loadEnvoyServices().accessLog, {
+    StreamAccessLogs: accessLogHandler(hub, (err) => log(`access log error: ${err.message}`)),
+  });
   const grpcPort = await new Promise<number>((res, rej) =>
-    grpcServer.bindAsync(`${o.grpcAddress}:${o.grpcPort}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
-      err ? rej(err) : res(p),
+    grpcServer.bindAsync(
+      `${o.grpcAddress}:${o.grpcPort}`,
+      grpc.ServerCredentials.createInsecure(),
+      (err, p) => (err ? rej(err) : res(p)),
     ),
   );
 
@@ -63,6 +102,30 @@ export async function serve(o: ServeOptions): Promise<number> {
       res.writeHead(ready ? 200 : 503, { "content-type": "text/plain" });
       return void res.end(ready ? "ready\n" : "not ready\n");
     }
+    if (req.url === "/metrics") {
+      metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(text),
+        (err: Error) => res.writeHead(500).end(err.message),
+      );
+      return;
+    }
+    if (req.url === "/status") {
+      const status = buildStatus({
+        version: VERSION,
+        startedAt,
+        now: Date.now(),
+        policy: holder.policy,
+        policyFile: o.policyFile,
+        loadedAt,
+        backends: poller.backends,
+        envoy: { url: envoyAdmin, lastOk: poller.lastOk, error: poller.lastError },
+        windows: hub.windows,
+        streams: hooks.open,
+        logDropped: writer.dropped,
+      });
+      res.writeHead(200, { "content-type": "application/json" });
+      return void res.end(`${JSON.stringify(status, null, 2)}\n`);
+    }
     if (req.url === "/debug/streams") {
       res.writeHead(200, { "content-type": "application/json" });
       return void res.end(JSON.stringify(hooks.open));
@@ -71,13 +134,16 @@ export async function serve(o: ServeOptions): Promise<number> {
   });
   await new Promise<void>((res) => http.listen(o.httpPort, o.httpAddress, res));
   const httpPort = (http.address() as { port: number }).port;
-  log(`gRPC on ${o.grpcAddress}:${grpcPort}, HTTP on ${o.httpAddress}:${httpPort}, policy ${first.policy.hash}`);
+  log(
+    `gRPC on ${o.grpcAddress}:${grpcPort}, HTTP on ${o.httpAddress}:${httpPort}, policy ${first.policy.hash}`,
+  );
 
   let reloading: Promise<void> = Promise.resolve();
   const reload = () => {
     reloading = reloading.then(async () => {
       const next = await loadPolicyFile(o.policyFile);
       if (!next.ok) {
+        metrics.policyReloads.inc({ result: "rejected" });
         log(`reload rejected, keeping policy ${holder.policy.hash}:`);
         for (const e of next.errors) log(`  ${formatProblem(o.policyFile, e)}`);
         return;
@@ -87,6 +153,9 @@ export async function serve(o: ServeOptions): Promise<number> {
       // Give Envoy's directory watch time to load new clusters before requests name them.
       await new Promise((r) => setTimeout(r, 1000));
       holder.swap(next.policy);
+      loadedAt = Date.now();
+      setPolicyInfo(metrics, next.policy.hash);
+      metrics.policyReloads.inc({ result: "applied" });
       log(`reloaded policy ${next.policy.hash}`);
     });
   };
@@ -102,6 +171,8 @@ export async function serve(o: ServeOptions): Promise<number> {
       log(`${signal}: draining`);
       ready = false;
       watcher.close();
+      poller.stop();
+      hub.close();
       grpcServer.tryShutdown(() => {
         http.close();
         resolveExit(0);
@@ -113,4 +184,3 @@ export async function serve(o: ServeOptions): Promise<number> {
     process.once("SIGINT", () => stop("SIGINT"));
   });
 }
-

@@ -34,7 +34,11 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = 15_000,
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -47,14 +51,19 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
   }
 }
 
-class Proc {
+export class Proc {
   readonly out: string[] = [];
+  /** stdout alone (switchyard's request log lines). */
+  readonly stdout: string[] = [];
   readonly exited: Promise<number | null>;
   constructor(
     readonly name: string,
     readonly child: ChildProcess,
   ) {
-    child.stdout?.on("data", (d: Buffer) => this.out.push(d.toString()));
+    child.stdout?.on("data", (d: Buffer) => {
+      this.out.push(d.toString());
+      this.stdout.push(d.toString());
+    });
     child.stderr?.on("data", (d: Buffer) => this.out.push(d.toString()));
     this.exited = new Promise((r) => child.once("exit", (code) => r(code)));
   }
@@ -67,6 +76,20 @@ class Proc {
   }
   log(): string {
     return this.out.join("");
+  }
+  /** Complete JSON lines written to stdout so far. */
+  jsonLines(): Record<string, unknown>[] {
+    return this.stdout
+      .join("")
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .flatMap((l) => {
+        try {
+          return [JSON.parse(l) as Record<string, unknown>];
+        } catch {
+          return [];
+        }
+      });
   }
 }
 
@@ -129,9 +152,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     await waitFor("switchyard /readyz", async () => (await fetch(`${sidecarUrl}/readyz`)).ok);
     envoy = new Proc(
       "envoy",
-      spawn(envoyBin(), ["-c", bootstrap, "--use-dynamic-base-id", "-l", "warning", ...(opts.envoyArgs ?? [])], {
-        stdio: ["ignore", "pipe", "pipe"],
-      }),
+      spawn(
+        envoyBin(),
+        ["-c", bootstrap, "--use-dynamic-base-id", "-l", "warning", ...(opts.envoyArgs ?? [])],
+        {
+          stdio: ["ignore", "pipe", "pipe"],
+        },
+      ),
     );
     await waitFor("envoy ready with routes and clusters", async () => {
       const ready = await fetch(`${adminUrl}/ready`);
@@ -177,7 +204,8 @@ export interface ChatOptions {
 
 /** POST /v1/chat/completions through Envoy; resolves with status, headers and the whole body text. */
 export async function chat(url: string, o: ChatOptions = {}) {
-  const body = o.raw ?? JSON.stringify(o.body ?? { model: "any", messages: [{ role: "user", content: "hi" }] });
+  const body =
+    o.raw ?? JSON.stringify(o.body ?? { model: "any", messages: [{ role: "user", content: "hi" }] });
   const res = await fetch(`${url}/v1/chat/completions`, {
     method: "POST",
     headers: { "content-type": "application/json", ...o.headers },

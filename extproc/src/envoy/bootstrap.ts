@@ -1,6 +1,6 @@
 // Envoy's bootstrap (pure): the listener, the router-level ext_proc, the gRPC clusters back
 // to switchyard, and file-based CDS/RDS pointing at the directory switchyard writes.
-import { errorBody, clientError, type ErrorCode } from "../errors.js";
+import { clientError, type ErrorCode, errorBody } from "../errors.js";
 import { H } from "../extproc/header-names.js";
 import { extProcFilter, GRPC_CLUSTER, ROUTE_CONFIG_NAME, STREAM_IDLE_S } from "./render-xds.js";
 
@@ -32,7 +32,11 @@ const T = "type.googleapis.com/";
 function jsonReply(status: number, code: ErrorCode, fixedMessage?: string) {
   const body = JSON.parse(errorBody(clientError(code, fixedMessage ?? "%LOCAL_REPLY_BODY%"))) as object;
   return {
-    filter: { status_code_filter: { comparison: { op: "EQ", value: { default_value: status, runtime_key: `switchyard.reply_${status}` } } } },
+    filter: {
+      status_code_filter: {
+        comparison: { op: "EQ", value: { default_value: status, runtime_key: `switchyard.reply_${status}` } },
+      },
+    },
     body_format_override: { json_format: body, content_type: "application/json" },
   };
 }
@@ -40,7 +44,41 @@ function jsonReply(status: number, code: ErrorCode, fixedMessage?: string) {
 // No x-switchyard-cluster (ext_proc gave no decision) or an unknown cluster: a JSON 500, not an empty 503.
 function noRouteReply() {
   const reply = jsonReply(500, "internal_error", "switchyard made no routing decision for this request");
-  return { filter: { response_flag_filter: { flags: ["NC"] } }, status_code: 500, body_format_override: reply.body_format_override };
+  return {
+    filter: { response_flag_filter: { flags: ["NC"] } },
+    status_code: 500,
+    body_format_override: reply.body_format_override,
+  };
+}
+
+export const ALS_CLUSTER = "switchyard_als";
+
+function grpcCluster(name: string, o: BootstrapOptions): object {
+  return {
+    name,
+    type: "STATIC",
+    connect_timeout: "1s",
+    typed_extension_protocol_options: {
+      "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+        "@type": `${T}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`,
+        explicit_http_config: { http2_protocol_options: {} },
+      },
+    },
+    // One ext_proc stream per request and per attempt: the default of 1024 would cap concurrency.
+    circuit_breakers: {
+      thresholds: [{ max_connections: 100_000, max_pending_requests: 100_000, max_requests: 100_000 }],
+    },
+    load_assignment: {
+      cluster_name: name,
+      endpoints: [
+        {
+          lb_endpoints: [
+            { endpoint: { address: { socket_address: { address: o.grpcAddress, port_value: o.grpcPort } } } },
+          ],
+        },
+      ],
+    },
+  };
 }
 
 export function renderBootstrap(o: BootstrapOptions): object {
@@ -78,10 +116,28 @@ export function renderBootstrap(o: BootstrapOptions): object {
                         },
                       },
                     ],
+                    // One entry per request, client disconnects included, streamed to switchyard.
+                    access_log: [
+                      {
+                        name: "envoy.access_loggers.http_grpc",
+                        typed_config: {
+                          "@type": `${T}envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig`,
+                          common_config: {
+                            log_name: "switchyard",
+                            transport_api_version: "V3",
+                            grpc_service: { envoy_grpc: { cluster_name: ALS_CLUSTER } },
+                            buffer_flush_interval: "0.1s",
+                          },
+                        },
+                      },
+                    ],
                     rds: { route_config_name: ROUTE_CONFIG_NAME, config_source: fileSource("rds.json") },
                     http_filters: [
                       extProcFilter("router"),
-                      { name: "envoy.filters.http.router", typed_config: { "@type": `${T}envoy.extensions.filters.http.router.v3.Router` } },
+                      {
+                        name: "envoy.filters.http.router",
+                        typed_config: { "@type": `${T}envoy.extensions.filters.http.router.v3.Router` },
+                      },
                     ],
                     // Envoy's own replies in the same OpenAI error shape as switchyard's.
                     local_reply_config: {
@@ -100,29 +156,9 @@ export function renderBootstrap(o: BootstrapOptions): object {
           ],
         },
       ],
-      clusters: [
-        {
-          name: GRPC_CLUSTER,
-          type: "STATIC",
-          connect_timeout: "1s",
-          typed_extension_protocol_options: {
-            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-              "@type": `${T}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`,
-              explicit_http_config: { http2_protocol_options: {} },
-            },
-          },
-          // One ext_proc stream per request and per attempt: the default of 1024 would cap concurrency.
-          circuit_breakers: {
-            thresholds: [{ max_connections: 100_000, max_pending_requests: 100_000, max_requests: 100_000 }],
-          },
-          load_assignment: {
-            cluster_name: GRPC_CLUSTER,
-            endpoints: [
-              { lb_endpoints: [{ endpoint: { address: { socket_address: { address: o.grpcAddress, port_value: o.grpcPort } } } }] },
-            ],
-          },
-        },
-      ],
+      // ext_proc and the access log go to the same gRPC server on separate clusters, so a burst
+      // of log traffic never competes with ext_proc for connections or circuit-breaker slots.
+      clusters: [grpcCluster(GRPC_CLUSTER, o), grpcCluster(ALS_CLUSTER, o)],
     },
     dynamic_resources: { cds_config: fileSource("cds.json") },
   };

@@ -7,7 +7,8 @@ import { filterLadder, type Needs } from "../routing/filter.js";
 
 export function enumeratePaths(policy: Policy): string[][] {
   const windows = new Set<number>([0]);
-  for (const p of policy.pools.values()) if (p.capabilities.context_window) windows.add(p.capabilities.context_window + 1);
+  for (const p of policy.pools.values())
+    if (p.capabilities.context_window) windows.add(p.capabilities.context_window + 1);
   const seen = new Map<string, string[]>();
   for (let cls = 0; cls < policy.classes.length; cls++) {
     for (const vision of [false, true]) {

@@ -3,10 +3,10 @@
 // previous_hosts walks the backends of a pool. Routes live in RDS so that retry settings
 // and the body limit follow the policy without touching the listener.
 import { isIP } from "node:net";
+import { H, METADATA_NAMESPACE, PHASE_METADATA_KEY } from "../extproc/header-names.js";
 import type { Policy } from "../policy/compile.js";
 import { PATH_CLUSTER_PREFIX, pathClusterName } from "./cluster-name.js";
 import { enumeratePaths } from "./paths.js";
-import { H, METADATA_NAMESPACE, PHASE_METADATA_KEY } from "../extproc/header-names.js";
 
 export const GRPC_CLUSTER = "switchyard_grpc";
 export const ROUTE_CONFIG_NAME = "switchyard";
@@ -40,7 +40,12 @@ export function extProcFilter(phase: "router" | "upstream"): object {
     // The router sets x-envoy-max-retries from the path length.
     config.mutation_rules = { allow_envoy: true };
   } else {
-    config.request_attributes = ["upstream.address", "upstream.request_attempt_count", "xds.cluster_name", "request.id"];
+    config.request_attributes = [
+      "upstream.address",
+      "upstream.request_attempt_count",
+      "xds.cluster_name",
+      "request.id",
+    ];
   }
   return { name: "envoy.filters.http.ext_proc", typed_config: config };
 }
@@ -86,7 +91,14 @@ export function renderPathCluster(policy: Policy, path: readonly string[]): obje
       max_ejection_percent: 100,
     },
     circuit_breakers: {
-      thresholds: [{ max_connections: 100_000, max_pending_requests: 100_000, max_requests: 100_000, max_retries: 100_000 }],
+      thresholds: [
+        {
+          max_connections: 100_000,
+          max_pending_requests: 100_000,
+          max_requests: 100_000,
+          max_retries: 100_000,
+        },
+      ],
     },
     load_assignment: { cluster_name: name, policy: { overprovisioning_factor: OVERPROVISIONING }, endpoints },
     typed_extension_protocol_options: {
@@ -115,7 +127,10 @@ export function renderRoutes(policy: Policy): object {
   const decisionHeaders = policy.doc.response.decision_headers
     ? [
         { header: { key: H.class, value: `%REQ(${H.class})%` }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" },
-        { header: { key: H.pool, value: `%UPSTREAM_METADATA(${METADATA_NAMESPACE}:pool)%` }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" },
+        {
+          header: { key: H.pool, value: `%UPSTREAM_METADATA(${METADATA_NAMESPACE}:pool)%` },
+          append_action: "OVERWRITE_IF_EXISTS_OR_ADD",
+        },
       ]
     : [];
   const chatRoute = (path: string) => ({
@@ -140,7 +155,9 @@ export function renderRoutes(policy: Policy): object {
         retry_host_predicate: [
           {
             name: "envoy.retry_host_predicates.previous_hosts",
-            typed_config: { "@type": `${T}envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate` },
+            typed_config: {
+              "@type": `${T}envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate`,
+            },
           },
         ],
         retry_priority: {
@@ -161,13 +178,26 @@ export function renderRoutes(policy: Policy): object {
       status: 404,
       body: {
         inline_string: JSON.stringify({
-          error: { message: "switchyard serves POST /v1/chat/completions and /v1/completions", type: "invalid_request_error", param: null, code: "not_found" },
+          error: {
+            message: "switchyard serves POST /v1/chat/completions and /v1/completions",
+            type: "invalid_request_error",
+            param: null,
+            code: "not_found",
+          },
         }),
       },
     },
-    response_headers_to_add: [{ header: { key: "content-type", value: "application/json" }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" }],
+    response_headers_to_add: [
+      {
+        header: { key: "content-type", value: "application/json" },
+        append_action: "OVERWRITE_IF_EXISTS_OR_ADD",
+      },
+    ],
     typed_per_filter_config: {
-      "envoy.filters.http.ext_proc": { "@type": `${T}envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute`, disabled: true },
+      "envoy.filters.http.ext_proc": {
+        "@type": `${T}envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute`,
+        disabled: true,
+      },
     },
   };
   const routeConfig = {

@@ -67,7 +67,10 @@ export function setHeaders(headers: Record<string, string>): HeaderMutation["set
   }));
 }
 
-export function immediateError(e: ClientError, extraHeaders: Record<string, string> = {}): ProcessingResponse {
+export function immediateError(
+  e: ClientError,
+  extraHeaders: Record<string, string> = {},
+): ProcessingResponse {
   return {
     immediate_response: {
       status: { code: e.status },

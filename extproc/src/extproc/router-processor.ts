@@ -1,13 +1,20 @@
 // Router-level processing: headers + buffered body -> decision -> route selection.
 // Answers the body message, then the stream loop ends the gRPC stream so that a long SSE
 // response holds no ext_proc stream open.
-import { clientError } from "../errors.js";
+
 import { pathClusterName } from "../envoy/cluster-name.js";
+import { clientError } from "../errors.js";
 import type { Policy } from "../policy/compile.js";
 import type { Decision } from "../routing/decide.js";
 import { type Evaluation, evaluate } from "../routing/evaluate.js";
 import { H, METADATA_NAMESPACE } from "./header-names.js";
-import { headerBag, immediateError, type ProcessingRequest, type ProcessingResponse, setHeaders } from "./messages.js";
+import {
+  headerBag,
+  immediateError,
+  type ProcessingRequest,
+  type ProcessingResponse,
+  setHeaders,
+} from "./messages.js";
 import { type Json, toStruct } from "./struct.js";
 
 export interface Step {
@@ -47,24 +54,42 @@ export class RouterProcessor {
     try {
       ev = evaluate(this.policy, this.headers, body.toString("utf8"), body.length, this.rand);
     } catch (err) {
-      const error = clientError("internal_error", `switchyard could not process the request: ${(err as Error).message}`);
+      const error = clientError(
+        "internal_error",
+        `switchyard could not process the request: ${(err as Error).message}`,
+      );
       return { response: immediateError(error), done: true };
     }
     this.observe?.(ev, this.headers, Number(process.hrtime.bigint() - started) / 1000);
     if (ev.kind === "bad_body") {
-      return { response: { ...immediateError(ev.error), dynamic_metadata: metadata(ev.reasons.map((r) => r.short), {}) }, done: true };
+      return {
+        response: {
+          ...immediateError(ev.error),
+          dynamic_metadata: metadata(
+            ev.reasons.map((r) => r.short),
+            { error: ev.error.code },
+          ),
+        },
+        done: true,
+      };
     }
     const d = ev.decision;
     const shorts = d.reasons.map((r) => r.short);
     if (d.kind === "reject") {
-      const extra: Record<string, string> = this.policy.doc.response.decision_headers ? { [H.class]: d.className } : {};
+      const extra: Record<string, string> = this.policy.doc.response.decision_headers
+        ? { [H.class]: d.className }
+        : {};
       const md = metadata(shorts, { class: d.className, error: d.error.code });
       return { response: { ...immediateError(d.error, extra), dynamic_metadata: md }, done: true };
     }
     return { response: this.route(d, shorts, ev), done: true };
   }
 
-  private route(d: Extract<Decision, { kind: "route" }>, shorts: string[], ev: Evaluation): ProcessingResponse {
+  private route(
+    d: Extract<Decision, { kind: "route" }>,
+    shorts: string[],
+    ev: Evaluation,
+  ): ProcessingResponse {
     const retries = this.policy.doc.retry.attempts_per_pool * d.path.length - 1;
     const set = setHeaders({
       [H.cluster]: pathClusterName(d.path),
@@ -86,7 +111,10 @@ export class RouterProcessor {
       vision: facts ? facts.headers.vision || facts.body.imageCount > 0 : undefined,
       site: facts?.headers.site,
     });
-    return { request_body: { response: { header_mutation: { set_headers: set }, clear_route_cache: true } }, dynamic_metadata: md };
+    return {
+      request_body: { response: { header_mutation: { set_headers: set }, clear_route_cache: true } },
+      dynamic_metadata: md,
+    };
   }
 }
 

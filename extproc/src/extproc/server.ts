@@ -2,7 +2,7 @@
 // processors (the filter says which it is in the stream's initial metadata).
 import * as grpc from "@grpc/grpc-js";
 import type { Policy } from "../policy/compile.js";
-import { PHASE_METADATA_KEY } from "./header-names.js";
+import { PHASE_METADATA_KEY, type Phase } from "./header-names.js";
 import type { ProcessingRequest, ProcessingResponse } from "./messages.js";
 import { loadEnvoyServices } from "./protos.js";
 import { type DecisionObserver, RouterProcessor, type Step } from "./router-processor.js";
@@ -33,6 +33,8 @@ export class PolicyHolder {
 export interface ExtProcHooks {
   onDecision?: DecisionObserver;
   onAttempt?: AttemptObserver;
+  /** Time spent handling one message, by phase. */
+  onProcessed?: (phase: Phase, seconds: number) => void;
   /** Streams currently open, by phase (for tests and /status). */
   open: { router: number; upstream: number };
   onError?: (err: Error) => void;
@@ -44,7 +46,7 @@ export function newHooks(): ExtProcHooks {
 
 export function extProcHandler(holder: PolicyHolder, hooks: ExtProcHooks) {
   return (call: grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>) => {
-    const phase = call.metadata.get(PHASE_METADATA_KEY)[0] === "upstream" ? "upstream" : "router";
+    const phase: Phase = call.metadata.get(PHASE_METADATA_KEY)[0] === "upstream" ? "upstream" : "router";
     const policy = holder.policy;
     const processor: Processor =
       phase === "upstream"
@@ -60,8 +62,10 @@ export function extProcHandler(holder: PolicyHolder, hooks: ExtProcHooks) {
     call.on("data", (req: ProcessingRequest) => {
       if (closed) return;
       let step: Step | undefined;
+      const started = process.hrtime.bigint();
       try {
         step = processor.handle(req);
+        hooks.onProcessed?.(phase, Number(process.hrtime.bigint() - started) / 1e9);
       } catch (err) {
         hooks.onError?.(err as Error);
         // grpc-js sends a status for an emitted error; Envoy then answers the client 500.

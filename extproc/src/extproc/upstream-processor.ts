@@ -18,7 +18,8 @@ export interface Attempt {
   pool: string | undefined;
 }
 
-export type AttemptObserver = (a: Attempt) => void;
+/** Told of each attempt as it starts; may return a record to mark once the body went out. */
+export type AttemptObserver = (a: Attempt) => { bodySent: boolean } | undefined;
 
 /** Backend address -> pool; `check` guarantees that an address belongs to one pool. */
 export function poolsByAddress(policy: Policy): Map<string, string> {
@@ -29,6 +30,7 @@ export function poolsByAddress(policy: Policy): Map<string, string> {
 
 export class UpstreamProcessor {
   private pool: string | undefined;
+  private record: { bodySent: boolean } | undefined;
 
   constructor(
     private readonly policy: Policy,
@@ -41,17 +43,22 @@ export class UpstreamProcessor {
       const attrs = fromStruct(req.attributes?.["envoy.filters.http.ext_proc"]);
       const backend = String(attrs["upstream.address"] ?? "");
       this.pool = this.byAddress.get(backend);
-      this.observe?.({
+      this.record = this.observe?.({
         requestId: String(attrs["request.id"] ?? ""),
         attempt: Number(attrs["upstream.request_attempt_count"] ?? 0),
         cluster: String(attrs["xds.cluster_name"] ?? ""),
         backend,
         pool: this.pool,
       });
-      if (req.request_headers.end_of_stream) return { response: { request_headers: { response: {} } }, done: true };
+      if (req.request_headers.end_of_stream)
+        return { response: { request_headers: { response: {} } }, done: true };
       return { response: { request_headers: { response: {} } }, done: false };
     }
-    if (req.request_body) return { response: { request_body: { response: this.adapt(req.request_body.body) } }, done: true };
+    if (req.request_body) {
+      // Envoy sends the body only once the connection to the backend is up.
+      if (this.record) this.record.bodySent = true;
+      return { response: { request_body: { response: this.adapt(req.request_body.body) } }, done: true };
+    }
     return undefined;
   }
 
@@ -63,7 +70,9 @@ export class UpstreamProcessor {
     if (!parsed.ok) return {}; // the router already rejected bodies like this; pass it on untouched
     const patch = adaptForPool(parsed.body, readBodyFacts(parsed.body, raw.length, []), doc);
     const members = indexMembers(text);
-    const out = Buffer.from(members ? renderPatched(members, patch) : JSON.stringify(applyPatch(parsed.body, patch)));
+    const out = Buffer.from(
+      members ? renderPatched(members, patch) : JSON.stringify(applyPatch(parsed.body, patch)),
+    );
     // A body of another length needs its content-length fixed, or Envoy answers 500.
     return {
       header_mutation: { set_headers: setHeaders({ [H.contentLength]: String(out.length) }) },

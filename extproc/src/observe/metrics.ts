@@ -1,0 +1,85 @@
+// Every Prometheus metric switchyard exports, defined once. Label values are bounded:
+// classes, pools and backends come from the policy, codes from errors.ts, statuses are
+// HTTP codes; never request ids or free text.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+const LATENCY_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const m = {
+    registry,
+    requests: new Counter({
+      name: "switchyard_requests_total",
+      help: "Finished requests by class, pool that served them and HTTP status",
+      labelNames: ["class", "pool", "status"] as const,
+      registers: [registry],
+    }),
+    ttft: new Histogram({
+      name: "switchyard_ttft_seconds",
+      help: "Request arrival to the first byte from the backend",
+      labelNames: ["class", "pool", "backend"] as const,
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: "switchyard_request_duration_seconds",
+      help: "Request arrival to the last byte sent to the client",
+      labelNames: ["class", "pool", "backend"] as const,
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    attemptFailures: new Counter({
+      name: "switchyard_attempt_failures_total",
+      help: "Upstream attempts that failed, by backend and reason",
+      labelNames: ["backend", "reason"] as const,
+      registers: [registry],
+    }),
+    inFlight: new Gauge({
+      name: "switchyard_in_flight_requests",
+      help: "Requests active on a backend (Envoy's rq_active summed over path clusters)",
+      labelNames: ["pool", "backend"] as const,
+      registers: [registry],
+    }),
+    backendHealthy: new Gauge({
+      name: "switchyard_backend_healthy",
+      help: "1 when Envoy considers the backend healthy in every path cluster, 0 when it is ejected or failing",
+      labelNames: ["pool", "backend"] as const,
+      registers: [registry],
+    }),
+    rejections: new Counter({
+      name: "switchyard_rejections_total",
+      help: "Requests answered with an error before any backend was tried, by error code",
+      labelNames: ["code"] as const,
+      registers: [registry],
+    }),
+    extprocSeconds: new Histogram({
+      name: "switchyard_extproc_processing_seconds",
+      help: "Time switchyard spent on one ext_proc message, by phase (router, upstream)",
+      labelNames: ["phase"] as const,
+      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+      registers: [registry],
+    }),
+    policyReloads: new Counter({
+      name: "switchyard_policy_reloads_total",
+      help: "Policy reloads by result (applied, rejected)",
+      labelNames: ["result"] as const,
+      registers: [registry],
+    }),
+    policyInfo: new Gauge({
+      name: "switchyard_policy_info",
+      help: "The loaded policy: 1 for its hash",
+      labelNames: ["hash"] as const,
+      registers: [registry],
+    }),
+  };
+  return m;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+export function setPolicyInfo(m: Metrics, hash: string): void {
+  m.policyInfo.reset();
+  m.policyInfo.set({ hash }, 1);
+}

@@ -1,0 +1,115 @@
+// Envoy's gRPC access-log entries -> FinishedRequest, the one shape the log line, the
+// metrics and the telemetry windows read.
+
+import { METADATA_NAMESPACE } from "../extproc/header-names.js";
+import { fromStruct, type Json, type PbStruct } from "../extproc/struct.js";
+
+interface PbDuration {
+  seconds?: number;
+  nanos?: number;
+}
+interface PbAddress {
+  socket_address?: { address?: string; port_value?: number };
+}
+
+export interface PbHttpLogEntry {
+  common_properties?: {
+    start_time?: PbDuration;
+    time_to_first_upstream_rx_byte?: PbDuration;
+    time_to_last_downstream_tx_byte?: PbDuration;
+    duration?: PbDuration;
+    upstream_remote_address?: PbAddress;
+    upstream_cluster?: string;
+    response_flags?: Record<string, boolean | object>;
+    metadata?: { filter_metadata?: Record<string, PbStruct> };
+    upstream_transport_failure_reason?: string;
+    upstream_request_attempt_count?: number;
+  };
+  request?: { request_id?: string; path?: string; request_method?: string; request_body_bytes?: number };
+  response?: {
+    response_code?: { value?: number };
+    response_body_bytes?: number;
+    response_code_details?: string;
+  };
+}
+
+export interface FinishedRequest {
+  requestId: string;
+  startedAt: number;
+  path: string;
+  status: number | undefined;
+  flags: string[];
+  details: string;
+  failureReason: string;
+  cluster: string;
+  backend: string;
+  attemptCount: number;
+  ttftMs: number | undefined;
+  durationMs: number | undefined;
+  responseBytes: number;
+  requestBytes: number;
+  decision: Record<string, Json>;
+  clientDisconnected: boolean;
+}
+
+/** Envoy's short response-flag names, as %RESPONSE_FLAGS% prints them. */
+const FLAG_CODES: Record<string, string> = {
+  failed_local_healthcheck: "LH",
+  no_healthy_upstream: "UH",
+  upstream_request_timeout: "UT",
+  local_reset: "LR",
+  upstream_remote_reset: "UR",
+  upstream_connection_failure: "UF",
+  upstream_connection_termination: "UC",
+  upstream_overflow: "UO",
+  no_route_found: "NR",
+  delay_injected: "DI",
+  fault_injected: "FI",
+  rate_limited: "RL",
+  rate_limit_service_error: "RLSE",
+  downstream_connection_termination: "DC",
+  upstream_retry_limit_exceeded: "URX",
+  stream_idle_timeout: "SI",
+  invalid_envoy_request_headers: "IH",
+  downstream_protocol_error: "DPE",
+  upstream_max_stream_duration_reached: "UMSDR",
+  response_from_cache_filter: "RFCF",
+  no_filter_config_found: "NFCF",
+  duration_timeout: "DT",
+  upstream_protocol_error: "UPE",
+  no_cluster_found: "NC",
+  overload_manager: "OM",
+  dns_resolution_failure: "DF",
+  downstream_remote_reset: "DR",
+};
+
+const ms = (d: PbDuration | undefined): number | undefined =>
+  d === undefined || d === null
+    ? undefined
+    : Math.round(((d.seconds ?? 0) * 1000 + (d.nanos ?? 0) / 1e6) * 1000) / 1000;
+
+export function readLogEntry(e: PbHttpLogEntry): FinishedRequest {
+  const c = e.common_properties ?? {};
+  const flags = Object.entries(c.response_flags ?? {})
+    .filter(([, v]) => v === true)
+    .map(([k]) => FLAG_CODES[k] ?? k);
+  const sa = c.upstream_remote_address?.socket_address;
+  return {
+    requestId: e.request?.request_id ?? "",
+    startedAt: ms(c.start_time) ?? Date.now(),
+    path: e.request?.path ?? "",
+    status: e.response?.response_code?.value || undefined,
+    flags,
+    details: e.response?.response_code_details ?? "",
+    failureReason: c.upstream_transport_failure_reason ?? "",
+    cluster: c.upstream_cluster ?? "",
+    backend: sa?.address ? `${sa.address}:${sa.port_value ?? 0}` : "",
+    attemptCount: c.upstream_request_attempt_count ?? 0,
+    ttftMs: ms(c.time_to_first_upstream_rx_byte),
+    durationMs: ms(c.duration) ?? ms(c.time_to_last_downstream_tx_byte),
+    responseBytes: Number(e.response?.response_body_bytes ?? 0),
+    requestBytes: Number(e.request?.request_body_bytes ?? 0),
+    decision: fromStruct(c.metadata?.filter_metadata?.[METADATA_NAMESPACE]),
+    clientDisconnected: flags.includes("DC") || flags.includes("DR"),
+  };
+}
