@@ -22,11 +22,16 @@ const compose = parse(readFileSync(join(ROOT, "docker-compose.yml"), "utf8")) as
 describe("docker-compose.yml", () => {
   it("every bind-mounted file and Dockerfile exists", () => {
     for (const [name, svc] of Object.entries(compose.services)) {
-      if (svc.build) assert.ok(existsSync(join(ROOT, svc.build.context, svc.build.dockerfile)), `${name}: Dockerfile`);
+      if (svc.build)
+        assert.ok(existsSync(join(ROOT, svc.build.context, svc.build.dockerfile)), `${name}: Dockerfile`);
       for (const v of svc.volumes ?? []) {
         const src = v.split(":")[0] as string;
         if (src.startsWith(".")) assert.ok(existsSync(join(ROOT, src)), `${name}: ${src} is missing`);
-        else assert.ok(compose.volumes && src in compose.volumes, `${name}: named volume ${src} is not declared`);
+        else
+          assert.ok(
+            compose.volumes && src in compose.volumes,
+            `${name}: named volume ${src} is not declared`,
+          );
       }
     }
   });
@@ -44,6 +49,7 @@ describe("docker-compose.yml", () => {
 
   it("the Dockerfile copies what the build needs", () => {
     const docker = readFileSync(join(ROOT, "deploy", "Dockerfile"), "utf8");
-    for (const dir of ["extproc", "test", "scripts", "bin", "examples"]) assert.match(docker, new RegExp(`COPY ${dir} `));
+    for (const dir of ["extproc", "test", "scripts", "bin", "examples"])
+      assert.match(docker, new RegExp(`COPY ${dir} `));
   });
 });
