@@ -27,6 +27,8 @@ export interface ServeOptions {
   bootstrapFile?: string | undefined;
   bootstrap: BootstrapOptions;
   envoyAdmin?: string | undefined;
+  /** After SIGTERM: report not ready, keep serving this long (Envoy's health check moves new streams away), then stop. */
+  drainMs: number;
 }
 
 const VERSION = (createRequire(import.meta.url)("../../../package.json") as { version: string }).version;
@@ -79,7 +81,11 @@ export async function serve(o: ServeOptions): Promise<number> {
   };
   await publish(first.policy);
   if (o.bootstrapFile) {
-    await writeBootstrap(o.bootstrapFile, { ...o.bootstrap, grpcPort: o.grpcPort, xdsDir: o.xdsDir });
+    await writeBootstrap(o.bootstrapFile, {
+      ...o.bootstrap,
+      sidecars: [{ address: o.grpcAddress, grpcPort: o.grpcPort, httpPort: o.httpPort }],
+      xdsDir: o.xdsDir,
+    });
   }
 
   const grpcServer = newGrpcServer();
@@ -167,12 +173,14 @@ export async function serve(o: ServeOptions): Promise<number> {
   });
 
   return new Promise<number>((resolveExit) => {
-    const stop = (signal: string) => {
-      log(`${signal}: draining`);
+    const stop = async (signal: string) => {
+      log(`${signal}: not ready; draining for ${o.drainMs} ms`);
       ready = false;
       watcher.close();
+      await new Promise((r) => setTimeout(r, o.drainMs));
       poller.stop();
       hub.close();
+      writer.flush();
       grpcServer.tryShutdown(() => {
         http.close();
         resolveExit(0);
@@ -180,7 +188,7 @@ export async function serve(o: ServeOptions): Promise<number> {
       // Streams still open after 10 s are cut.
       setTimeout(() => grpcServer.forceShutdown(), 10_000).unref();
     };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
+    process.once("SIGTERM", () => void stop("SIGTERM"));
+    process.once("SIGINT", () => void stop("SIGINT"));
   });
 }

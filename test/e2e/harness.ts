@@ -7,6 +7,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { DEFAULT_BOOTSTRAP, type SidecarEndpoint } from "../../extproc/src/envoy/bootstrap.js";
+import { writeBootstrap } from "../../extproc/src/envoy/write-xds.js";
 import { type SimFleet, type SimOptions, startSimFleet } from "../sim/sim-backend.js";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
@@ -100,7 +102,11 @@ export interface Stack {
   dir: string;
   policyFile: string;
   sims: SimFleet;
-  switchyard: Proc;
+  /** The first sidecar (the one whose stdout tests read). */
+  readonly switchyard: Proc;
+  sidecars: Proc[];
+  /** SIGTERM sidecar i (it drains), start a new one on the same ports, wait until Envoy's health check passes it. */
+  restartSidecar(i: number): Promise<void>;
   envoy: Proc;
   logs(): string;
   stop(): Promise<void>;
@@ -112,6 +118,10 @@ export interface StackOptions {
   sims: SimOptions[];
   /** Extra arguments for Envoy (e.g. a higher log level). */
   envoyArgs?: string[];
+  /** How many switchyard processes Envoy spreads ext_proc streams over (default 1). */
+  sidecars?: number;
+  /** switchyard's --drain-ms (default 100 to keep tests quick). */
+  drainMs?: number;
 }
 
 export function fillPolicy(template: string, sims: SimFleet): string {
@@ -127,29 +137,47 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const dir = await mkdtemp(join(tmpdir(), "switchyard-e2e-"));
   const policyFile = join(dir, "policy.yml");
   await writeFile(policyFile, fillPolicy(opts.policy, sims));
-  const [listen, admin, grpcPort, http] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const [listen, admin] = await Promise.all([freePort(), freePort()]);
+  const endpoints: SidecarEndpoint[] = [];
+  for (let i = 0; i < (opts.sidecars ?? 1); i++) {
+    endpoints.push({ address: "127.0.0.1", grpcPort: await freePort(), httpPort: await freePort() });
+  }
+  const spawnSidecar = (ep: SidecarEndpoint) =>
+    new Proc(
+      "switchyard",
+      spawn(
+        process.execPath,
+        [
+          join(ROOT, "bin", "switchyard.js"),
+          "serve",
+          policyFile,
+          ...["--xds-dir", join(dir, "xds"), "--admin-port", String(admin)],
+          ...["--grpc-port", String(ep.grpcPort), "--http-port", String(ep.httpPort)],
+          ...["--drain-ms", String(opts.drainMs ?? 100)],
+        ],
+        { stdio: ["ignore", "pipe", "pipe"] },
+      ),
+    );
+  const sidecars = endpoints.map(spawnSidecar);
   const bootstrap = join(dir, "envoy.json");
-  const switchyard = new Proc(
-    "switchyard",
-    spawn(
-      process.execPath,
-      [
-        join(ROOT, "bin", "switchyard.js"),
-        "serve",
-        policyFile,
-        ...["--xds-dir", join(dir, "xds"), "--bootstrap", bootstrap],
-        ...["--grpc-port", String(grpcPort), "--http-port", String(http)],
-        ...["--listen-address", "127.0.0.1", "--listen-port", String(listen), "--admin-port", String(admin)],
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    ),
-  );
-  const sidecarUrl = `http://127.0.0.1:${http}`;
+  await writeBootstrap(bootstrap, {
+    ...DEFAULT_BOOTSTRAP,
+    listenAddress: "127.0.0.1",
+    listenPort: listen,
+    adminPort: admin,
+    sidecars: endpoints,
+    xdsDir: join(dir, "xds"),
+  });
+  const urlOf = (ep: SidecarEndpoint) => `http://127.0.0.1:${ep.httpPort}`;
+  const sidecarUrl = urlOf(endpoints[0] as SidecarEndpoint);
   const adminUrl = `http://127.0.0.1:${admin}`;
   let envoy: Proc | undefined;
-  const logs = () => `--- switchyard ---\n${switchyard.log()}\n--- envoy ---\n${envoy?.log() ?? ""}`;
+  const logs = () =>
+    `${sidecars.map((p, i) => `--- switchyard ${i} ---\n${p.log()}`).join("\n")}\n--- envoy ---\n${envoy?.log() ?? ""}`;
+  const waitReady = (ep: SidecarEndpoint) =>
+    waitFor("switchyard /readyz", async () => (await fetch(`${urlOf(ep)}/readyz`)).ok);
   try {
-    await waitFor("switchyard /readyz", async () => (await fetch(`${sidecarUrl}/readyz`)).ok);
+    for (const ep of endpoints) await waitReady(ep);
     envoy = new Proc(
       "envoy",
       spawn(
@@ -169,7 +197,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     });
   } catch (err) {
     await envoy?.stop();
-    await switchyard.stop();
+    for (const p of sidecars) await p.stop();
     await sims.close();
     throw new Error(`${(err as Error).message}\n${logs()}`);
   }
@@ -181,12 +209,26 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     dir,
     policyFile,
     sims,
-    switchyard,
+    get switchyard() {
+      return sidecars[0] as Proc;
+    },
+    sidecars,
     envoy: started,
     logs,
+    async restartSidecar(i: number) {
+      const ep = endpoints[i] as SidecarEndpoint;
+      await (sidecars[i] as Proc).stop();
+      sidecars[i] = spawnSidecar(ep);
+      await waitReady(ep);
+      // A rolling restart goes on only once Envoy's health check sees the new sidecar.
+      await waitFor("envoy sees the new sidecar healthy", async () => {
+        const text = await (await fetch(`${adminUrl}/clusters`)).text();
+        return text.includes(`switchyard_grpc::127.0.0.1:${ep.grpcPort}::health_flags::healthy`);
+      });
+    },
     async stop() {
       await started.stop();
-      await switchyard.stop();
+      for (const p of sidecars) await p.stop();
       await sims.close();
     },
   };

@@ -1,7 +1,7 @@
 // `switchyard render FILE --out DIR` and `switchyard serve FILE ...`.
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { DEFAULT_BOOTSTRAP, type BootstrapOptions } from "../envoy/bootstrap.js";
+import { type BootstrapOptions, DEFAULT_BOOTSTRAP } from "../envoy/bootstrap.js";
 import { renderXdsFiles, writeBootstrap, writeXds } from "../envoy/write-xds.js";
 import { loadPolicyFile } from "../policy/load.js";
 import { formatProblem } from "../policy/problems.js";
@@ -10,11 +10,13 @@ import { UsageError } from "./explain.js";
 const port = (v: string | undefined, fallback: number, flag: string): number => {
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${flag} wants a port number, got ${v}`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new UsageError(`${flag} wants a port number, got ${v}`);
   return n;
 };
 
 const bootstrapFlags = {
+  "http-port": { type: "string" },
   "listen-port": { type: "string" },
   "listen-address": { type: "string" },
   "admin-port": { type: "string" },
@@ -22,15 +24,23 @@ const bootstrapFlags = {
   "grpc-address": { type: "string" },
 } as const;
 
-function bootstrapOptions(values: Record<string, string | boolean | undefined>, xdsDir: string): BootstrapOptions {
+function bootstrapOptions(
+  values: Record<string, string | boolean | undefined>,
+  xdsDir: string,
+): BootstrapOptions {
   const s = (k: string) => values[k] as string | undefined;
   return {
     ...DEFAULT_BOOTSTRAP,
     listenAddress: s("listen-address") ?? DEFAULT_BOOTSTRAP.listenAddress,
     listenPort: port(s("listen-port"), DEFAULT_BOOTSTRAP.listenPort, "--listen-port"),
     adminPort: port(s("admin-port"), DEFAULT_BOOTSTRAP.adminPort, "--admin-port"),
-    grpcAddress: s("grpc-address") ?? DEFAULT_BOOTSTRAP.grpcAddress,
-    grpcPort: port(s("grpc-port"), DEFAULT_BOOTSTRAP.grpcPort, "--grpc-port"),
+    sidecars: [
+      {
+        address: s("grpc-address") ?? "127.0.0.1",
+        grpcPort: port(s("grpc-port"), 50051, "--grpc-port"),
+        httpPort: port(s("http-port"), 9090, "--http-port"),
+      },
+    ],
     xdsDir,
   };
 }
@@ -43,10 +53,10 @@ export async function runDataPlaneCommand(cmd: "render" | "serve", args: string[
     options: {
       ...bootstrapFlags,
       "xds-dir": { type: "string" },
-      "http-port": { type: "string" },
       "http-address": { type: "string" },
       bootstrap: { type: "string" },
       "envoy-admin": { type: "string" },
+      "drain-ms": { type: "string" },
     },
   });
   if (positionals.length !== 1) throw new UsageError("serve takes exactly one FILE");
@@ -62,6 +72,7 @@ export async function runDataPlaneCommand(cmd: "render" | "serve", args: string[
     bootstrapFile: values.bootstrap,
     bootstrap: bootstrapOptions(values, xdsDir),
     envoyAdmin: values["envoy-admin"],
+    drainMs: port(values["drain-ms"], 3000, "--drain-ms"),
   });
 }
 
@@ -71,7 +82,8 @@ async function render(args: string[]): Promise<number> {
     allowPositionals: true,
     options: { ...bootstrapFlags, out: { type: "string" }, "xds-dir": { type: "string" } },
   });
-  if (positionals.length !== 1 || values.out === undefined) throw new UsageError("render takes FILE and --out DIR");
+  if (positionals.length !== 1 || values.out === undefined)
+    throw new UsageError("render takes FILE and --out DIR");
   const file = positionals[0] as string;
   const loaded = await loadPolicyFile(file);
   if (!loaded.ok) {
@@ -83,6 +95,8 @@ async function render(args: string[]): Promise<number> {
   await writeXds(out, files);
   const opts = bootstrapOptions(values, values["xds-dir"] ?? out);
   await writeBootstrap(join(out, "envoy.json"), opts);
-  console.log(`wrote ${out}/cds.json (${files.clusterCount} clusters), ${out}/rds.json, ${out}/envoy.json (bootstrap)`);
+  console.log(
+    `wrote ${out}/cds.json (${files.clusterCount} clusters), ${out}/rds.json, ${out}/envoy.json (bootstrap)`,
+  );
   return 0;
 }

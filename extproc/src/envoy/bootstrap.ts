@@ -9,11 +9,20 @@ export interface BootstrapOptions {
   listenPort: number;
   adminAddress: string;
   adminPort: number;
-  /** Where switchyard's gRPC server listens (ext_proc and access log). */
-  grpcAddress: string;
-  grpcPort: number;
+  /**
+   * The switchyard processes Envoy talks to (ext_proc and access log on `grpcPort`); Envoy
+   * health-checks each on `httpPort` /readyz, so a sidecar that is draining for a restart
+   * gets no new streams while another one is up.
+   */
+  sidecars: SidecarEndpoint[];
   /** Directory holding cds.json and rds.json (absolute, or relative to Envoy's working directory). */
   xdsDir: string;
+}
+
+export interface SidecarEndpoint {
+  address: string;
+  grpcPort: number;
+  httpPort: number;
 }
 
 export const DEFAULT_BOOTSTRAP: BootstrapOptions = {
@@ -21,8 +30,7 @@ export const DEFAULT_BOOTSTRAP: BootstrapOptions = {
   listenPort: 8080,
   adminAddress: "127.0.0.1",
   adminPort: 9901,
-  grpcAddress: "127.0.0.1",
-  grpcPort: 50051,
+  sidecars: [{ address: "127.0.0.1", grpcPort: 50051, httpPort: 9090 }],
   xdsDir: "/var/run/switchyard/xds",
 };
 
@@ -68,13 +76,29 @@ function grpcCluster(name: string, o: BootstrapOptions): object {
     circuit_breakers: {
       thresholds: [{ max_connections: 100_000, max_pending_requests: 100_000, max_requests: 100_000 }],
     },
+    // Readiness decides which sidecar gets new streams. With one sidecar, Envoy's panic mode
+    // keeps using it even when it reports not ready.
+    health_checks: [
+      {
+        timeout: "0.5s",
+        interval: "1s",
+        // Envoy checks idle clusters only once a minute by default.
+        no_traffic_interval: "1s",
+        unhealthy_threshold: 1,
+        healthy_threshold: 1,
+        http_health_check: { path: "/readyz" },
+      },
+    ],
     load_assignment: {
       cluster_name: name,
       endpoints: [
         {
-          lb_endpoints: [
-            { endpoint: { address: { socket_address: { address: o.grpcAddress, port_value: o.grpcPort } } } },
-          ],
+          lb_endpoints: o.sidecars.map((sc) => ({
+            endpoint: {
+              address: { socket_address: { address: sc.address, port_value: sc.grpcPort } },
+              health_check_config: { port_value: sc.httpPort },
+            },
+          })),
         },
       ],
     },
