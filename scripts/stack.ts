@@ -21,9 +21,21 @@ async function main(): Promise<number> {
   const sims: SimOptions[] = [];
   for (const [pool, doc] of loaded.policy.pools) {
     doc.backends.forEach((b, i) => {
-      const [host, port] = [b.address.slice(0, b.address.lastIndexOf(":")), Number(b.address.split(":").pop())];
+      const [host, port] = [
+        b.address.slice(0, b.address.lastIndexOf(":")),
+        Number(b.address.split(":").pop()),
+      ];
       if (host !== "127.0.0.1" && host !== "localhost") return;
-      sims.push({ name: `${pool}-${i + 1}`, servedModel: doc.served_model, host: "127.0.0.1", port, ttftMs: 150, tokensPerSec: 40, tokens: 60, earlyHeaders: true });
+      sims.push({
+        name: `${pool}-${i + 1}`,
+        servedModel: doc.served_model,
+        host: "127.0.0.1",
+        port,
+        ttftMs: 150,
+        tokensPerSec: 40,
+        tokens: 60,
+        earlyHeaders: true,
+      });
     });
   }
   const fleet = await startSimFleet(sims);
@@ -46,7 +58,9 @@ async function main(): Promise<number> {
     if (stopping) return;
     stopping = true;
     for (const c of children.reverse()) if (c.exitCode === null) c.kill("SIGTERM");
-    await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once("exit", r)) : undefined)));
+    await Promise.all(
+      children.map((c) => (c.exitCode === null ? new Promise((r) => c.once("exit", r)) : undefined)),
+    );
     await fleet.close();
     process.exit(code);
   };
@@ -62,7 +76,14 @@ async function main(): Promise<number> {
       policyFile,
       ...["--xds-dir", join(run, "xds"), "--bootstrap", bootstrap],
       ...["--grpc-port", String(PORTS.grpc), "--http-port", String(PORTS.http)],
-      ...["--listen-address", "127.0.0.1", "--listen-port", String(PORTS.listen), "--admin-port", String(PORTS.admin)],
+      ...[
+        "--listen-address",
+        "127.0.0.1",
+        "--listen-port",
+        String(PORTS.listen),
+        "--admin-port",
+        String(PORTS.admin),
+      ],
     ],
     "switchyard",
   );

@@ -1,7 +1,14 @@
 // switchyard check | explain | render | serve
 import { parseArgs } from "node:util";
 import { runCheck } from "./cli/check.js";
-import { explainJson, explainText, parseHeaderArgs, readBodyArg, runExplainEval, UsageError } from "./cli/explain.js";
+import {
+  explainJson,
+  explainText,
+  parseHeaderArgs,
+  readBodyArg,
+  runExplainEval,
+  UsageError,
+} from "./cli/explain.js";
 import { loadPolicyFile } from "./policy/load.js";
 import { formatProblem } from "./policy/problems.js";
 
@@ -62,7 +69,8 @@ async function explain(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError("explain takes exactly one FILE");
   const file = positionals[0] as string;
   const seed = values.seed === undefined ? undefined : Number(values.seed);
-  if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError(`--seed wants an integer, got ${values.seed}`);
+  if (seed !== undefined && !Number.isInteger(seed))
+    throw new UsageError(`--seed wants an integer, got ${values.seed}`);
   const headers = parseHeaderArgs(values.header);
   const text = await readBodyArg(values.body);
   const loaded = await loadPolicyFile(file);
@@ -75,7 +83,8 @@ async function explain(args: string[]): Promise<number> {
   return 0;
 }
 
-const isEntry = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/^.*\//, "/"));
+const isEntry =
+  process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/^.*\//, "/"));
 if (isEntry) {
   main(process.argv.slice(2)).then(
     (code) => {

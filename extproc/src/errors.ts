@@ -8,9 +8,21 @@ export interface ErrorDef {
 }
 
 export const ERRORS = {
-  invalid_json: { status: 400, type: "invalid_request_error", describe: "the request body is not valid JSON" },
-  body_not_object: { status: 400, type: "invalid_request_error", describe: "the request body is JSON but not an object" },
-  body_too_large: { status: 413, type: "invalid_request_error", describe: "the request body is over the policy's limits.max_body_bytes" },
+  invalid_json: {
+    status: 400,
+    type: "invalid_request_error",
+    describe: "the request body is not valid JSON",
+  },
+  body_not_object: {
+    status: 400,
+    type: "invalid_request_error",
+    describe: "the request body is JSON but not an object",
+  },
+  body_too_large: {
+    status: 413,
+    type: "invalid_request_error",
+    describe: "the request body is over the policy's limits.max_body_bytes",
+  },
   no_capable_pool: {
     status: 400,
     type: "invalid_request_error",
@@ -26,7 +38,11 @@ export const ERRORS = {
     type: "server_error",
     describe: "every attempt on the ladder path failed before a response started (Envoy's local reply)",
   },
-  upstream_timeout: { status: 504, type: "server_error", describe: "no backend answered within the per-try timeout" },
+  upstream_timeout: {
+    status: 504,
+    type: "server_error",
+    describe: "no backend answered within the per-try timeout",
+  },
   internal_error: { status: 500, type: "server_error", describe: "switchyard failed to process the request" },
 } as const satisfies Record<string, ErrorDef>;
 

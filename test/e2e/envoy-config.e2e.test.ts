@@ -6,9 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { promisify } from "node:util";
-import { bootstrapYaml } from "../../scripts/render-examples.js";
 import { renderXdsFiles } from "../../extproc/src/envoy/write-xds.js";
 import { loadPolicyFile } from "../../extproc/src/policy/load.js";
+import { bootstrapYaml } from "../../scripts/render-examples.js";
 import { envoyBin, ROOT } from "./harness.js";
 
 const run = promisify(execFile);
@@ -40,7 +40,14 @@ describe("Envoy configuration", () => {
       join(ROOT, "envoy", "xds-example"),
     );
     await writeFile(join(dir, "envoy.yaml"), text);
-    const { stdout, stderr } = await run(envoyBin(), ["--mode", "validate", "-c", join(dir, "envoy.yaml"), "-l", "warning"]);
+    const { stdout, stderr } = await run(envoyBin(), [
+      "--mode",
+      "validate",
+      "-c",
+      join(dir, "envoy.yaml"),
+      "-l",
+      "warning",
+    ]);
     assert.match(stdout + stderr, /configuration .* OK/);
   });
 });

@@ -19,7 +19,13 @@ describe("routing through Envoy", () => {
   it("ai_bot → frontier → qwen-large, with the body adapted for the qwen3 template", async () => {
     const r = await chat(stack.url, {
       headers: { "X-Discourse-AI-Feature": "ai_bot" },
-      body: { model: "whatever", messages: [{ role: "user", content: "hi" }], reasoning_effort: "medium", max_tokens: 100, seed: 7 },
+      body: {
+        model: "whatever",
+        messages: [{ role: "user", content: "hi" }],
+        reasoning_effort: "medium",
+        max_tokens: 100,
+        seed: 7,
+      },
     });
     assert.equal(r.status, 200, stack.logs());
     assert.ok(servedBy(["ql1", "ql2"])(r.headers), `served by ${r.headers.get("x-sim-backend")}`);
@@ -36,7 +42,9 @@ describe("routing through Envoy", () => {
   });
 
   it("translate/paid stays fast (capped) → qwen-small", async () => {
-    const r = await chat(stack.url, { headers: { "x-discourse-ai-feature": "translate", "X-Discourse-AI-Tier": "paid" } });
+    const r = await chat(stack.url, {
+      headers: { "x-discourse-ai-feature": "translate", "X-Discourse-AI-Tier": "paid" },
+    });
     assert.equal(r.status, 200, stack.logs());
     assert.ok(servedBy(["qs1", "qs2"])(r.headers));
     assert.equal(r.headers.get("x-switchyard-class"), "fast");
@@ -44,7 +52,12 @@ describe("routing through Envoy", () => {
 
   it("no feature → balanced → deepseek-flash, with deepseek's reasoning fields", async () => {
     const r = await chat(stack.url, {
-      body: { model: "x", messages: [{ role: "user", content: "hi" }], reasoning_effort: "high", chat_template_kwargs: { keep: 1 } },
+      body: {
+        model: "x",
+        messages: [{ role: "user", content: "hi" }],
+        reasoning_effort: "high",
+        chat_template_kwargs: { keep: 1 },
+      },
     });
     assert.equal(r.status, 200, stack.logs());
     assert.ok(servedBy(["ds1", "ds2"])(r.headers));
@@ -57,7 +70,10 @@ describe("routing through Envoy", () => {
   it("an image in the body skips the non-vision pool", async () => {
     const image = { type: "image_url", image_url: { url: "data:image/png;base64,iVBORw0KGgo=" } };
     const r = await chat(stack.url, {
-      body: { model: "x", messages: [{ role: "user", content: [{ type: "text", text: "what is it" }, image] }] },
+      body: {
+        model: "x",
+        messages: [{ role: "user", content: [{ type: "text", text: "what is it" }, image] }],
+      },
     });
     assert.equal(r.status, 200, stack.logs());
     assert.ok(servedBy(["qs1", "qs2"])(r.headers), "balanced without deepseek-flash falls to qwen-small");
@@ -73,10 +89,17 @@ describe("routing through Envoy", () => {
     assert.equal(r.status, 200, `${r.text}\n${stack.logs()}`);
     const sim = stack.sims.byName(r.headers.get("x-sim-backend") as string);
     const body = sim.received.at(-1)?.body as { messages: { content: { image_url: { url: string } }[] }[] };
-    assert.equal(body.messages[0]?.content[0]?.image_url.url.length, big.length + "data:image/png;base64,".length);
+    assert.equal(
+      body.messages[0]?.content[0]?.image_url.url.length,
+      big.length + "data:image/png;base64,".length,
+    );
   });
 
-  const expectError = async (r: { status: number; text: string; headers: Headers }, status: number, code: string) => {
+  const expectError = async (
+    r: { status: number; text: string; headers: Headers },
+    status: number,
+    code: string,
+  ) => {
     assert.equal(r.status, status, r.text);
     assert.match(r.headers.get("content-type") ?? "", /application\/json/);
     const err = JSON.parse(r.text) as { error: { message: string; type: string; code: string } };
@@ -106,7 +129,10 @@ describe("routing through Envoy", () => {
   });
 
   it("a body over limits.max_body_bytes → 413 as JSON from Envoy", async () => {
-    const raw = JSON.stringify({ model: "x", messages: [{ role: "user", content: "A".repeat(9 * 1024 * 1024) }] });
+    const raw = JSON.stringify({
+      model: "x",
+      messages: [{ role: "user", content: "A".repeat(9 * 1024 * 1024) }],
+    });
     await expectError(await chat(stack.url, { raw }), 413, "body_too_large");
   });
 

@@ -1,7 +1,8 @@
 // `switchyard check FILE`: exit 0 with a one-screen summary, or 1 with every problem.
+
+import type { Policy } from "../policy/compile.js";
 import { loadPolicyFile } from "../policy/load.js";
 import { formatProblem } from "../policy/problems.js";
-import type { Policy } from "../policy/compile.js";
 
 export async function runCheck(file: string, out: (s: string) => void): Promise<number> {
   const result = await loadPolicyFile(file);
@@ -26,13 +27,22 @@ export function summarize(file: string, p: Policy): string {
   lines.push(`  features  ${feats.join("  ") || "(none)"}`);
   const tiers = Object.entries(d.modifiers.tiers).map(([t, s]) => `${t} ${s >= 0 ? "+" : ""}${s}`);
   const quota = p.quotaBands.map((b) => `>${b.above}% ${b.shift}`).join(", ");
-  lines.push(`  modifiers tiers: ${tiers.join(", ") || "-"}; trial ${d.modifiers.trial}; quota: ${quota || "-"}`);
+  lines.push(
+    `  modifiers tiers: ${tiers.join(", ") || "-"}; trial ${d.modifiers.trial}; quota: ${quota || "-"}`,
+  );
   for (const c of d.classes) {
-    const steps = (d.ladders[c] ?? []).map((s) => `{${Object.entries(s).map(([pool, w]) => `${pool} ${w}`).join(", ")}}`);
+    const steps = (d.ladders[c] ?? []).map(
+      (s) =>
+        `{${Object.entries(s)
+          .map(([pool, w]) => `${pool} ${w}`)
+          .join(", ")}}`,
+    );
     lines.push(`  ladder    ${c}: ${steps.join(" → ")}`);
   }
   for (const [name, pool] of Object.entries(d.pools)) {
-    const caps = [pool.capabilities.vision ? "vision" : "", pool.capabilities.tools ? "tools" : ""].filter(Boolean);
+    const caps = [pool.capabilities.vision ? "vision" : "", pool.capabilities.tools ? "tools" : ""].filter(
+      Boolean,
+    );
     if (pool.capabilities.context_window) caps.push(`ctx ${pool.capabilities.context_window}`);
     lines.push(
       `  pool      ${name}: ${pool.served_model}, ${pool.backends.length} backend(s), ${pool.reasoning.adapter}, ${caps.join(" ") || "no caps"}`,

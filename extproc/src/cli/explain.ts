@@ -6,7 +6,10 @@ import type { Policy } from "../policy/compile.js";
 import { adaptForPool, applyPatch } from "../reasoning/adapt.js";
 import { type Evaluation, evaluate, seededRandom } from "../routing/evaluate.js";
 
-export const DEFAULT_BODY = JSON.stringify({ model: "default", messages: [{ role: "user", content: "Hello" }] });
+export const DEFAULT_BODY = JSON.stringify({
+  model: "default",
+  messages: [{ role: "user", content: "Hello" }],
+});
 
 export class UsageError extends Error {}
 
@@ -85,7 +88,9 @@ export function explainText(policy: Policy, ev: Evaluation): string {
 
 // Base64 images would flood the terminal; the JSON output keeps them whole.
 function elideLong(_key: string, value: unknown): unknown {
-  return typeof value === "string" && value.length > 200 ? `${value.slice(0, 60)}… (${value.length} chars)` : value;
+  return typeof value === "string" && value.length > 200
+    ? `${value.slice(0, 60)}… (${value.length} chars)`
+    : value;
 }
 
 function indent(s: string): string {
@@ -95,7 +100,12 @@ function indent(s: string): string {
     .join("\n");
 }
 
-export function runExplainEval(policy: Policy, headers: HeaderBag, text: string, seed: number | undefined): Evaluation {
+export function runExplainEval(
+  policy: Policy,
+  headers: HeaderBag,
+  text: string,
+  seed: number | undefined,
+): Evaluation {
   const rand = seed === undefined ? Math.random : seededRandom(seed);
   return evaluate(policy, headers, text, Buffer.byteLength(text), rand);
 }

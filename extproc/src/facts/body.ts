@@ -30,6 +30,8 @@ export const TOKENS_PER_MESSAGE = 4;
 export const TOKENS_PER_IMAGE = 768;
 const CHARS_PER_TOKEN = 4;
 const EFFORT_SET: ReadonlySet<string> = new Set(EFFORTS);
+/** The output limit fields, the one that wins first. */
+const LIMIT_FIELDS = ["max_completion_tokens", "max_tokens"] as const;
 
 export function readBodyFacts(body: ChatBody, bytes: number, notes: Reason[]): BodyFacts {
   const facts: BodyFacts = {
@@ -78,7 +80,7 @@ export function readBodyFacts(body: ChatBody, bytes: number, notes: Reason[]): B
     );
   }
 
-  for (const field of ["max_completion_tokens", "max_tokens"] as const) {
+  for (const field of LIMIT_FIELDS) {
     const v = body[field];
     if (v === undefined || v === null) continue;
     if (typeof v === "number" && Number.isInteger(v) && v > 0) {

@@ -24,9 +24,15 @@ export function effortFor(facts: BodyFacts, pool: PoolDoc): Effort | undefined {
 }
 
 /** chat_template_kwargs with the client's own keys kept and ours written over them. */
-export function withTemplateKwargs(body: ChatBody, patch: BodyPatch, own: Record<string, unknown>, drop: string[] = []) {
+export function withTemplateKwargs(
+  body: ChatBody,
+  patch: BodyPatch,
+  own: Record<string, unknown>,
+  drop: string[] = [],
+) {
   const current = patch.set.chat_template_kwargs ?? body.chat_template_kwargs;
-  const base = current !== null && typeof current === "object" && !Array.isArray(current) ? { ...current } : {};
+  const base =
+    current !== null && typeof current === "object" && !Array.isArray(current) ? { ...current } : {};
   for (const k of drop) delete (base as Record<string, unknown>)[k];
   patch.set.chat_template_kwargs = { ...base, ...own };
 }
@@ -40,5 +46,6 @@ export function raiseForBudget(facts: BodyFacts, budget: number, pool: PoolDoc, 
   if (facts.maxTokens === undefined || facts.maxTokensField === undefined) return;
   const limit = pool.capabilities.max_output_tokens;
   const wanted = facts.maxTokens + budget;
-  patch.set[facts.maxTokensField] = limit === undefined ? wanted : Math.max(facts.maxTokens, Math.min(wanted, limit));
+  patch.set[facts.maxTokensField] =
+    limit === undefined ? wanted : Math.max(facts.maxTokens, Math.min(wanted, limit));
 }

@@ -126,7 +126,12 @@ function runAdapterContract(name: string, makeOne: () => PoolDoc, owns: Owns) {
       });
       test(`${label}: the input body is never mutated`, () => {
         const body = bodyWith(effort, {
-          chat_template_kwargs: { keep: 1, enable_thinking: "client", thinking: "client" },
+          chat_template_kwargs: {
+            keep: 1,
+            enable_thinking: "client",
+            thinking: "client",
+            reasoning_effort: "client",
+          },
         });
         const copy = structuredClone(body);
         deepFreeze(body); // a write would throw in strict mode

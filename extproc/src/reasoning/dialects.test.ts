@@ -290,6 +290,12 @@ describe("passthrough and strip", () => {
       want: {},
     },
     {
+      name: "passthrough: forward false and no client effort → default_effort not written",
+      pool: pt({ forward_reasoning_effort: false, default_effort: "low" }),
+      body: {},
+      want: {},
+    },
+    {
       name: "passthrough: kwargs untouched",
       pool: pt(),
       body: { reasoning_effort: "high", chat_template_kwargs: { a: 1 } },

@@ -58,4 +58,9 @@ export const strip: ReasoningAdapter = {
   },
 };
 
-export const ADAPTERS: Readonly<Record<ReasoningAdapter["name"], ReasoningAdapter>> = { qwen3, deepseek, passthrough, strip };
+export const ADAPTERS: Readonly<Record<ReasoningAdapter["name"], ReasoningAdapter>> = {
+  qwen3,
+  deepseek,
+  passthrough,
+  strip,
+};

@@ -13,9 +13,18 @@ export type Evaluation =
   | { kind: "decided"; body: ChatBody; facts: RequestFacts; decision: Decision }
   | { kind: "bad_body"; error: ClientError; reasons: Reason[] };
 
-export function evaluate(policy: Policy, headers: HeaderBag, text: string, bytes: number, rand: () => number): Evaluation {
+export function evaluate(
+  policy: Policy,
+  headers: HeaderBag,
+  text: string,
+  bytes: number,
+  rand: () => number,
+): Evaluation {
   if (bytes > policy.doc.limits.max_body_bytes) {
-    const error = clientError("body_too_large", `request body is ${bytes} bytes; the limit is ${policy.doc.limits.max_body_bytes}`);
+    const error = clientError(
+      "body_too_large",
+      `request body is ${bytes} bytes; the limit is ${policy.doc.limits.max_body_bytes}`,
+    );
     return { kind: "bad_body", error, reasons: [reason("reject", "reject:body_too_large", error.message)] };
   }
   const parsed = parseChatBody(text);

@@ -42,14 +42,18 @@ export function filterLadder(policy: Policy, cls: number, needs: Needs, reasons:
   const checks = checksFor(needs);
   const steps: WeightedPool[][] = [];
   for (const step of ladder) {
-    const kept = step.filter(({ pool }) => {
-      const doc = policy.pools.get(pool);
-      const failed = doc === undefined ? [{ name: "unknown" }] : checks.filter((c) => !c.ok(doc));
-      if (failed.length === 0) return true;
-      const names = failed.map((c) => c.name).join("+");
-      reasons.push(reason("filter", `drop:${pool}:${names}`, `pool ${pool} dropped: lacks ${names}`));
-      return false;
-    });
+    const kept: WeightedPool[] = [];
+    for (const wp of step) {
+      const doc = policy.pools.get(wp.pool);
+      let names = doc === undefined ? "unknown" : "";
+      if (doc !== undefined)
+        for (const c of checks) if (!c.ok(doc)) names = names === "" ? c.name : `${names}+${c.name}`;
+      if (names === "") {
+        kept.push(wp);
+        continue;
+      }
+      reasons.push(reason("filter", `drop:${wp.pool}:${names}`, `pool ${wp.pool} dropped: lacks ${names}`));
+    }
     if (kept.length > 0) steps.push(kept);
   }
   if (steps.length > 0) return { ok: true, steps };

@@ -51,6 +51,15 @@ describe("weighted pick: boundaries with a fixed rand", () => {
       );
     });
   }
+  test("shares are rounded half up: 1 of 8 → 13%, 7 of 8 → 88%", () => {
+    const reasons: Reason[] = [];
+    pickPath([step(["a", 1], ["b", 7])], fixed(0), reasons);
+    pickPath([step(["a", 1], ["b", 7])], fixed(0.5), reasons);
+    assert.deepEqual(
+      reasons.map((r) => r.text),
+      ["step 1: picked a (13% of weight)", "step 1: picked b (88% of weight)"],
+    );
+  });
   test("the reason gives the picked pool's share of the open weight", () => {
     const reasons: Reason[] = [];
     pickPath(fast, fixed(0.9), reasons);

@@ -3,27 +3,40 @@
 import type { WeightedPool } from "../policy/compile.js";
 import { type Reason, reason } from "./reasons.js";
 
-export function pickPath(steps: readonly (readonly WeightedPool[])[], rand: () => number, reasons: Reason[]): string[] {
+export function pickPath(
+  steps: readonly (readonly WeightedPool[])[],
+  rand: () => number,
+  reasons: Reason[],
+): string[] {
   const path: string[] = [];
-  steps.forEach((step, i) => {
-    const open = step.filter(({ pool }) => !path.includes(pool));
-    if (open.length === 0) {
+  // Plain loops, no per-step arrays: this runs on every request.
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i] as readonly WeightedPool[];
+    let total = 0;
+    let open = 0;
+    for (const p of step) {
+      if (path.includes(p.pool)) continue;
+      total += p.weight;
+      open++;
+    }
+    if (open === 0) {
       reasons.push(reason("pick", `step${i}:skip`, `step ${i + 1}: every pool is already on the path`));
-      return;
+      continue;
     }
-    const total = open.reduce((sum, p) => sum + p.weight, 0);
     let r = rand() * total;
-    let chosen = open[open.length - 1] as WeightedPool;
-    for (const p of open) {
+    let chosen: WeightedPool | undefined;
+    for (const p of step) {
+      if (path.includes(p.pool)) continue;
+      chosen = p; // the last open pool if rounding leaves r >= 0
       r -= p.weight;
-      if (r < 0) {
-        chosen = p;
-        break;
-      }
+      if (r < 0) break;
     }
-    path.push(chosen.pool);
-    const share = ((chosen.weight / total) * 100).toFixed(0);
-    reasons.push(reason("pick", `step${i}:${chosen.pool}`, `step ${i + 1}: picked ${chosen.pool} (${share}% of weight)`));
-  });
+    const picked = chosen as WeightedPool;
+    path.push(picked.pool);
+    const share = String(Math.round((picked.weight / total) * 100));
+    reasons.push(
+      reason("pick", `step${i}:${picked.pool}`, `step ${i + 1}: picked ${picked.pool} (${share}% of weight)`),
+    );
+  }
   return path;
 }
