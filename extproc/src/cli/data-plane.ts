@@ -1,7 +1,7 @@
 // `switchyard render FILE --out DIR` and `switchyard serve FILE ...`.
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { type BootstrapOptions, DEFAULT_BOOTSTRAP } from "../envoy/bootstrap.js";
+import { type BootstrapOptions, DEFAULT_BOOTSTRAP, type SidecarEndpoint } from "../envoy/bootstrap.js";
 import { renderXdsFiles, writeBootstrap, writeXds } from "../envoy/write-xds.js";
 import { loadPolicyFile } from "../policy/load.js";
 import { formatProblem } from "../policy/problems.js";
@@ -17,6 +17,8 @@ const port = (v: string | undefined, fallback: number, flag: string): number => 
 
 const bootstrapFlags = {
   "http-port": { type: "string" },
+  // render only: one per sidecar Envoy should use, HOST:GRPC_PORT:HTTP_PORT (repeatable).
+  sidecar: { type: "string", multiple: true },
   "listen-port": { type: "string" },
   "listen-address": { type: "string" },
   "admin-port": { type: "string" },
@@ -24,23 +26,37 @@ const bootstrapFlags = {
   "grpc-address": { type: "string" },
 } as const;
 
+function parseSidecar(spec: string): SidecarEndpoint {
+  const m = /^(.+):(\d+):(\d+)$/.exec(spec);
+  if (!m) throw new UsageError(`--sidecar wants HOST:GRPC_PORT:HTTP_PORT, got ${spec}`);
+  return {
+    address: m[1] as string,
+    grpcPort: port(m[2], 0, "--sidecar"),
+    httpPort: port(m[3], 0, "--sidecar"),
+  };
+}
+
 function bootstrapOptions(
-  values: Record<string, string | boolean | undefined>,
+  values: Record<string, string | boolean | string[] | undefined>,
   xdsDir: string,
 ): BootstrapOptions {
   const s = (k: string) => values[k] as string | undefined;
+  const listed = (values.sidecar as string[] | undefined) ?? [];
   return {
     ...DEFAULT_BOOTSTRAP,
     listenAddress: s("listen-address") ?? DEFAULT_BOOTSTRAP.listenAddress,
     listenPort: port(s("listen-port"), DEFAULT_BOOTSTRAP.listenPort, "--listen-port"),
     adminPort: port(s("admin-port"), DEFAULT_BOOTSTRAP.adminPort, "--admin-port"),
-    sidecars: [
-      {
-        address: s("grpc-address") ?? "127.0.0.1",
-        grpcPort: port(s("grpc-port"), 50051, "--grpc-port"),
-        httpPort: port(s("http-port"), 9090, "--http-port"),
-      },
-    ],
+    sidecars:
+      listed.length > 0
+        ? listed.map(parseSidecar)
+        : [
+            {
+              address: s("grpc-address") ?? "127.0.0.1",
+              grpcPort: port(s("grpc-port"), 50051, "--grpc-port"),
+              httpPort: port(s("http-port"), 9090, "--http-port"),
+            },
+          ],
     xdsDir,
   };
 }
