@@ -27,12 +27,12 @@ describe("observability", () => {
     return line as Record<string, unknown>;
   };
   const metrics = async () => (await fetch(`${stack.sidecarUrl}/metrics`)).text();
-  const metricValue = (text: string, name: string, labels: string) => {
-    const line = text
+  /** Sum of every series of `name` whose labels include all of `labels` (comma-separated k="v"). */
+  const metricValue = (text: string, name: string, labels: string) =>
+    text
       .split("\n")
-      .find((l) => l.startsWith(`${name}{`) && labels.split(",").every((p) => l.includes(p)));
-    return line === undefined ? 0 : Number(line.split(" ").at(-1));
-  };
+      .filter((l) => l.startsWith(`${name}{`) && labels.split(",").every((p) => l.includes(p)))
+      .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
 
   it("a plain success: one line with the decision, the backend and timings", async () => {
     const id = randomUUID();

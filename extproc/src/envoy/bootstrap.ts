@@ -70,6 +70,10 @@ function grpcCluster(name: string, o: BootstrapOptions): object {
       "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
         "@type": `${T}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`,
         explicit_http_config: { http2_protocol_options: {} },
+        // Envoy resets every ext_proc stream that switchyard ends early, and Node's HTTP/2
+        // server answers ~1,000 resets on one connection with GOAWAY (rapid-reset protection),
+        // refusing the streams in flight. A fresh connection every 500 streams stays clear of it.
+        common_http_protocol_options: { max_requests_per_connection: 500 },
       },
     },
     // One ext_proc stream per request and per attempt: the default of 1024 would cap concurrency.
@@ -169,8 +173,16 @@ export function renderBootstrap(o: BootstrapOptions): object {
                         noRouteReply(),
                         jsonReply(413, "body_too_large"),
                         jsonReply(503, "no_healthy_upstream"),
-                        jsonReply(504, "upstream_timeout"),
-                        jsonReply(500, "internal_error"),
+                        jsonReply(
+                          504,
+                          "upstream_timeout",
+                          "no backend answered within the per-try timeout, or switchyard did not answer Envoy in time",
+                        ),
+                        jsonReply(
+                          500,
+                          "internal_error",
+                          "switchyard could not process the request (ext_proc error)",
+                        ),
                       ],
                     },
                   },

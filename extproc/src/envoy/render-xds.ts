@@ -151,7 +151,10 @@ export function renderRoutes(policy: Policy): object {
         per_try_timeout: `${r.per_try_timeout_ms / 1000}s`,
         per_try_idle_timeout: `${STREAM_IDLE_S}s`,
         retry_back_off: { base_interval: "0.01s", max_interval: "0.05s" },
-        host_selection_retry_max_attempts: 5,
+        // previous_hosts only re-draws the least-request pick, and a host that fails fast has
+        // fewer active requests than a busy healthy one: with 5 re-draws about 1 retry in 7 went
+        // back to the failed host under load (test/e2e/fallback.e2e.test.ts). Draws are cheap.
+        host_selection_retry_max_attempts: 100,
         retry_host_predicate: [
           {
             name: "envoy.retry_host_predicates.previous_hosts",

@@ -2,8 +2,10 @@
 // to and give it the client's original body adapted for that pool.
 import { parseChatBody, readBodyFacts } from "../facts/body.js";
 import type { Policy } from "../policy/compile.js";
+import type { PoolDoc } from "../policy/schema.js";
 import { adaptForPool, applyPatch } from "../reasoning/adapt.js";
 import { indexMembers, renderPatched } from "../reasoning/render-body.js";
+import { adaptBodyBytes } from "./body-bytes.js";
 import { H } from "./header-names.js";
 import type { ProcessingRequest } from "./messages.js";
 import { setHeaders } from "./messages.js";
@@ -65,18 +67,24 @@ export class UpstreamProcessor {
   private adapt(raw: Buffer | undefined) {
     const doc = this.pool === undefined ? undefined : this.policy.pools.get(this.pool);
     if (doc === undefined || raw === undefined) return {};
-    const text = raw.toString("utf8");
-    const parsed = parseChatBody(text);
-    if (!parsed.ok) return {}; // the router already rejected bodies like this; pass it on untouched
-    const patch = adaptForPool(parsed.body, readBodyFacts(parsed.body, raw.length, []), doc);
-    const members = indexMembers(text);
-    const out = Buffer.from(
-      members ? renderPatched(members, patch) : JSON.stringify(applyPatch(parsed.body, patch)),
-    );
+    const out = adaptBodyBytes(raw, doc) ?? adaptBodyText(raw, doc);
+    if (out === undefined) return {}; // the router already rejected bodies like this; pass it on untouched
     // A body of another length needs its content-length fixed, or Envoy answers 500.
     return {
       header_mutation: { set_headers: setHeaders({ [H.contentLength]: String(out.length) }) },
       body_mutation: { body: out },
     };
   }
+}
+
+/** The text route: for the bodies adaptBodyBytes leaves (invalid UTF-8, odd shapes). */
+export function adaptBodyText(raw: Buffer, doc: PoolDoc): Buffer | undefined {
+  const text = raw.toString("utf8");
+  const parsed = parseChatBody(text);
+  if (!parsed.ok) return undefined;
+  const patch = adaptForPool(parsed.body, readBodyFacts(parsed.body, raw.length, []), doc);
+  const members = indexMembers(text);
+  return Buffer.from(
+    members ? renderPatched(members, patch) : JSON.stringify(applyPatch(parsed.body, patch)),
+  );
 }

@@ -1,0 +1,104 @@
+// The byte route of the upstream rewrite must give exactly the text route's bytes, for every
+// dialect, or step aside (undefined) so that the text route runs.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { discourse, fixtureBody, makePool } from "../../../test/fixtures/fixtures.js";
+import type { PoolDoc } from "../policy/schema.js";
+import { adaptBodyBytes, indexMemberBytes } from "./body-bytes.js";
+import { adaptBodyText } from "./upstream-processor.js";
+
+const pools: [string, PoolDoc][] = [
+  ...[...discourse().pools].map(([name, p]): [string, PoolDoc] => [`discourse ${name}`, p]),
+  [
+    "qwen3 budgets",
+    makePool({ adapter: "qwen3", effort_budgets: { low: 512, high: 8192 } }, { max_output_tokens: 4096 }),
+  ],
+  [
+    "qwen3 default effort",
+    makePool({ adapter: "qwen3", default_effort: "medium", effort_budgets: { medium: 1024 } }),
+  ],
+  ["deepseek map", makePool({ adapter: "deepseek", effort_map: { high: "max" } })],
+  ["passthrough default", makePool({ adapter: "passthrough", default_effort: "low" })],
+  ["passthrough no forward", makePool({ adapter: "passthrough", forward_reasoning_effort: false })],
+  ["strip", makePool({ adapter: "strip" })],
+];
+
+function syntheticBodies(): [string, string][] {
+  const out: [string, string][] = [];
+  for (const effort of [undefined, "none", "minimal", "low", "medium", "high", "bogus", 3, null]) {
+    for (const maxTokens of [undefined, 100, 0, "x"]) {
+      for (const kwargs of [undefined, { enable_thinking: true, keep: 1 }, "text", null]) {
+        const b: Record<string, unknown> = {
+          model: "m",
+          messages: [{ role: "user", content: 'héllo 😀 "q" \\ } { ] [' }],
+          stream: true,
+        };
+        if (effort !== undefined) b.reasoning_effort = effort;
+        if (maxTokens !== undefined) b.max_completion_tokens = maxTokens;
+        if (kwargs !== undefined) b.chat_template_kwargs = kwargs;
+        const name = `effort ${String(effort)}, max ${String(maxTokens)}, kwargs ${JSON.stringify(kwargs)}`;
+        out.push([name, JSON.stringify(b)], [`${name}, indented`, JSON.stringify(b, null, 2)]);
+      }
+    }
+  }
+  return out;
+}
+
+const bodies: [string, string][] = [
+  ["tools fixture", fixtureBody("tools")],
+  ["vision fixture", fixtureBody("vision-data-uri")],
+  ["escaped key", '{"mo\\u0064el":"x","messages":[],"max_tokens":5,"reasoning_effort":"high"}'],
+  ["duplicate keys", '{"model":"a","max_tokens":3,"max_tokens":7,"reasoning_effort":"low","messages":[]}'],
+  ["empty object", " {\n} "],
+  ["completions prompt", '{"model":"x","prompt":"p \\" } { ","max_tokens":9,"reasoning_effort":"medium"}'],
+  [
+    "nested settings",
+    '{"model":"x","metadata":{"a":[1,{"b":"]}"}]},"tools":[{"type":"function"}],"messages":[]}',
+  ],
+];
+
+function assertSameAsText(text: string, label: string): void {
+  const raw = Buffer.from(text);
+  for (const [poolName, pool] of pools) {
+    const viaBytes = adaptBodyBytes(raw, pool);
+    assert.ok(viaBytes, `${label} / ${poolName}: the byte route stepped aside`);
+    assert.equal(viaBytes.toString(), adaptBodyText(raw, pool)?.toString(), `${label} / ${poolName}`);
+  }
+}
+
+describe("adaptBodyBytes", () => {
+  for (const [bodyName, text] of bodies) {
+    test(`${bodyName}: same bytes as the text route for every pool`, () => assertSameAsText(text, bodyName));
+  }
+
+  test("effort × max tokens × chat_template_kwargs: same bytes as the text route for every pool", () => {
+    for (const [name, text] of syntheticBodies()) assertSameAsText(text, name);
+  });
+
+  test("steps aside for invalid UTF-8, which the text route writes back as U+FFFD", () => {
+    const raw = Buffer.concat([
+      Buffer.from('{"model":"x","messages":[{"content":"'),
+      Buffer.from([0xff]),
+      Buffer.from('"}]}'),
+    ]);
+    assert.equal(adaptBodyBytes(raw, makePool({})), undefined);
+  });
+
+  for (const text of ["[1]", '"s"', "", '{"a":1', '{"a" 1}', '{"a":1} x', '{"a":1,}']) {
+    test(`steps aside for ${JSON.stringify(text)}`, () => {
+      assert.equal(adaptBodyBytes(Buffer.from(text), makePool({})), undefined);
+    });
+  }
+
+  test("indexes members as byte ranges, multi-byte text included", () => {
+    const raw = Buffer.from('{"a":"é😀", "b" : [1,{"c":"}"}]}');
+    const members = indexMemberBytes(raw);
+    assert.deepEqual(
+      members?.map((m) => [m.key, raw.toString("utf8", m.start, m.end)]),
+      [
+        ["a", '"a":"é😀"'],
+        ["b", '"b" : [1,{"c":"}"}]'],
+      ],
+    );
+  });
+});
