@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { Writable } from "node:stream";
+import { describe, it } from "node:test";
+import { LogWriter } from "./log-writer.js";
+
+class Sink extends Writable {
+  writes: string[] = [];
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void) {
+    this.writes.push(chunk.toString());
+    done();
+  }
+}
+
+describe("LogWriter", () => {
+  it("batches the lines of one tick into one write of whole lines, in order", async () => {
+    const sink = new Sink();
+    const w = new LogWriter(sink);
+    for (let i = 0; i < 1000; i++) w.write({ i, text: "x".repeat(100) });
+    assert.equal(sink.writes.length, 0, "nothing is written synchronously");
+    await new Promise((r) => setImmediate(r));
+    assert.equal(sink.writes.length, 1);
+    const lines = (sink.writes[0] as string).split("\n");
+    assert.equal(lines.pop(), "", "ends with a newline");
+    assert.deepEqual(
+      lines.map((l) => (JSON.parse(l) as { i: number }).i),
+      Array.from({ length: 1000 }, (_, i) => i),
+    );
+  });
+
+  it("drops and counts lines instead of buffering without bound when stdout stalls", async () => {
+    const stalled = new Writable({ highWaterMark: 1, write: () => {} }); // never calls back
+    const w = new LogWriter(stalled);
+    const big = { text: "y".repeat(1024 * 1024) };
+    for (let round = 0; round < 80; round++) {
+      w.write(big);
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.ok(w.dropped > 0, "some lines were dropped");
+    assert.ok(stalled.writableLength <= 66 * 1024 * 1024, `pending ${stalled.writableLength}`);
+  });
+});
