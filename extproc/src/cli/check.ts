@@ -1,5 +1,6 @@
 // `switchyard check FILE`: exit 0 with a one-screen summary, or 1 with every problem.
 
+import { enumeratePaths } from "../envoy/paths.js";
 import type { Policy } from "../policy/compile.js";
 import { loadPolicyFile } from "../policy/load.js";
 import { formatProblem } from "../policy/problems.js";
@@ -52,5 +53,7 @@ export function summarize(file: string, p: Policy): string {
   lines.push(
     `  retry     ${r.attempts_per_pool} attempt(s) per pool on ${r.retriable_status_codes.join("/")}, ${r.per_try_timeout_ms} ms to first byte; body limit ${d.limits.max_body_bytes} bytes`,
   );
+  const paths = enumeratePaths(p).length;
+  lines.push(`  envoy     ${paths} path cluster(s) (one per ladder path a request can take)`);
   return lines.join("\n");
 }
