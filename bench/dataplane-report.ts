@@ -278,7 +278,8 @@ export function formatReport(r: Report): string {
     if (c("cluster.switchyard_grpc.upstream_cx_protocol_error") > 0) {
       out.push(
         "  (Envoy resets each ext_proc stream after switchyard ends it; Node's HTTP/2 server (nghttp2 ≥ 1.57) answers",
-        "   more than ~1,000 received resets on one connection (+33/s) with GOAWAY, and the streams in flight are refused)",
+        "   more than ~1,000 received resets on one connection (+33/s) with GOAWAY; bootstrap.ts caps each connection",
+        "   at 500 streams so that never happens: 'failed' above should be 0)",
       );
     }
     out.push("");
