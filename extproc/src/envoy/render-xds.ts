@@ -5,7 +5,7 @@
 import { isIP } from "node:net";
 import { H, METADATA_NAMESPACE, PHASE_METADATA_KEY } from "../extproc/header-names.js";
 import type { Policy } from "../policy/compile.js";
-import { PATH_CLUSTER_PREFIX, pathClusterName } from "./cluster-name.js";
+import { pathClusterName } from "./cluster-name.js";
 import { enumeratePaths } from "./paths.js";
 
 export const GRPC_CLUSTER = "switchyard_grpc";
@@ -217,5 +217,3 @@ export function renderRoutes(policy: Policy): object {
   };
   return { version_info: policy.hash, resources: [routeConfig] };
 }
-
-export { PATH_CLUSTER_PREFIX };

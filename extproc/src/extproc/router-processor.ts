@@ -23,16 +23,12 @@ export interface Step {
   done: boolean;
 }
 
-/** What the edges (metrics, logs) learn about each decision. */
-export type DecisionObserver = (ev: Evaluation, headers: Record<string, string>, micros: number) => void;
-
 export class RouterProcessor {
   private headers: Record<string, string> = {};
 
   constructor(
     private readonly policy: Policy,
     private readonly rand: () => number = Math.random,
-    private readonly observe?: DecisionObserver,
   ) {}
 
   handle(req: ProcessingRequest): Step | undefined {
@@ -49,7 +45,6 @@ export class RouterProcessor {
   }
 
   private decide(body: Buffer): Step {
-    const started = process.hrtime.bigint();
     let ev: Evaluation;
     try {
       ev = evaluate(this.policy, this.headers, body.toString("utf8"), body.length, this.rand);
@@ -60,7 +55,6 @@ export class RouterProcessor {
       );
       return { response: immediateError(error), done: true };
     }
-    this.observe?.(ev, this.headers, Number(process.hrtime.bigint() - started) / 1000);
     if (ev.kind === "bad_body") {
       return {
         response: {

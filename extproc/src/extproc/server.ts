@@ -5,7 +5,7 @@ import type { Policy } from "../policy/compile.js";
 import { PHASE_METADATA_KEY, type Phase } from "./header-names.js";
 import type { ProcessingRequest, ProcessingResponse } from "./messages.js";
 import { loadEnvoyServices } from "./protos.js";
-import { type DecisionObserver, RouterProcessor, type Step } from "./router-processor.js";
+import { RouterProcessor, type Step } from "./router-processor.js";
 import { type AttemptObserver, poolsByAddress, UpstreamProcessor } from "./upstream-processor.js";
 
 export interface Processor {
@@ -31,7 +31,6 @@ export class PolicyHolder {
 }
 
 export interface ExtProcHooks {
-  onDecision?: DecisionObserver;
   onAttempt?: AttemptObserver;
   /** Time spent handling one message, by phase. */
   onProcessed?: (phase: Phase, seconds: number) => void;
@@ -51,7 +50,7 @@ export function extProcHandler(holder: PolicyHolder, hooks: ExtProcHooks) {
     const processor: Processor =
       phase === "upstream"
         ? new UpstreamProcessor(policy, holder.addresses, hooks.onAttempt)
-        : new RouterProcessor(policy, Math.random, hooks.onDecision);
+        : new RouterProcessor(policy);
     hooks.open[phase]++;
     let closed = false;
     const close = () => {

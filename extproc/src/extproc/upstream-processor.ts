@@ -52,9 +52,11 @@ export class UpstreamProcessor {
         backend,
         pool: this.pool,
       });
-      if (req.request_headers.end_of_stream)
-        return { response: { request_headers: { response: {} } }, done: true };
-      return { response: { request_headers: { response: {} } }, done: false };
+      // A request without a body has nothing more to adapt.
+      return {
+        response: { request_headers: { response: {} } },
+        done: req.request_headers.end_of_stream === true,
+      };
     }
     if (req.request_body) {
       // Envoy sends the body only once the connection to the backend is up.
