@@ -16,7 +16,9 @@ import { post, servedBy, TRANSLATE, taggedBody, useStack } from "./util.js";
 
 const REQUESTS = 300;
 const CONCURRENCY = 20;
-const MIN_FAST_SHARE = 0.65;
+// Envoy's two random choices cap the fast backend near 75 % with two hosts (measured 69-75 %);
+// round robin gives 50 % (sd ~3 points over 300 requests), so 62 % separates them without flaking.
+const MIN_FAST_SHARE = 0.62;
 
 describe("least-request within a pool", () => {
   const stack = useStack(async () => ({
