@@ -14,7 +14,7 @@ import type { Policy } from "./policy/compile.js";
 import { loadPolicyFile } from "./policy/load.js";
 import { formatProblem } from "./policy/problems.js";
 import { EnvoyAdminPoller } from "./telemetry/envoy-admin.js";
-import { accessLogHandler, TelemetryHub } from "./telemetry/hub.js";
+import { accessLogService, TelemetryHub } from "./telemetry/hub.js";
 
 export interface ServeOptions {
   policyFile: string;
@@ -90,9 +90,8 @@ export async function serve(o: ServeOptions): Promise<number> {
 
   const grpcServer = newGrpcServer();
   addExtProc(grpcServer, holder, hooks);
-  grpcServer.addService(loadEnvoyServices().accessLog, {
-    StreamAccessLogs: accessLogHandler(hub, (err) => log(`access log error: ${err.message}`)),
-  });
+  const accessLog = accessLogService(hub, (err) => log(`access log error: ${err.message}`));
+  grpcServer.addService(loadEnvoyServices().accessLog, { StreamAccessLogs: accessLog.handler });
   const grpcPort = await new Promise<number>((res, rej) =>
     grpcServer.bindAsync(
       `${o.grpcAddress}:${o.grpcPort}`,
@@ -179,6 +178,7 @@ export async function serve(o: ServeOptions): Promise<number> {
       watcher.close();
       await new Promise((r) => setTimeout(r, o.drainMs));
       poller.stop();
+      accessLog.closeAll();
       hub.close();
       writer.flush();
       grpcServer.tryShutdown(() => {
