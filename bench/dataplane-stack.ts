@@ -6,7 +6,8 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { STREAM_IDLE_S } from "../extproc/src/envoy/render-xds.js";
+import { HCM_BASE } from "../extproc/src/envoy/bootstrap.js";
+import { NO_BREAKER_LIMITS, STREAM_IDLE_S } from "../extproc/src/envoy/render-xds.js";
 import { envoyBin, freePort, ROOT, waitFor } from "../test/e2e/harness.js";
 import type { SimOptions } from "../test/sim/types.js";
 
@@ -156,10 +157,7 @@ export function envoyAloneBootstrap(listenPort: number, adminPort: number, backe
                   name: "envoy.filters.network.http_connection_manager",
                   typed_config: {
                     "@type": `${T}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`,
-                    stat_prefix: "llm",
-                    codec_type: "AUTO",
-                    stream_idle_timeout: `${STREAM_IDLE_S}s`,
-                    request_timeout: "0s",
+                    ...HCM_BASE,
                     route_config: {
                       name: "direct",
                       virtual_hosts: [
@@ -190,16 +188,7 @@ export function envoyAloneBootstrap(listenPort: number, adminPort: number, backe
           connect_timeout: "1s",
           lb_policy: "LEAST_REQUEST",
           // Same limits as switchyard's path clusters, so neither side hits a default breaker.
-          circuit_breakers: {
-            thresholds: [
-              {
-                max_connections: 100_000,
-                max_pending_requests: 100_000,
-                max_requests: 100_000,
-                max_retries: 100_000,
-              },
-            ],
-          },
+          circuit_breakers: NO_BREAKER_LIMITS,
           load_assignment: {
             cluster_name: cluster,
             endpoints: [{ lb_endpoints: backends.map((b) => ({ endpoint: { address: socket(b.port) } })) }],

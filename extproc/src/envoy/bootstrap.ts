@@ -59,6 +59,14 @@ function noRouteReply() {
   };
 }
 
+/** Listener HCM settings shared with the bench's "Envoy alone": SSE must outlive every default timeout. */
+export const HCM_BASE = {
+  stat_prefix: "llm",
+  codec_type: "AUTO",
+  stream_idle_timeout: `${STREAM_IDLE_S}s`,
+  request_timeout: "0s",
+} as const;
+
 export const ALS_CLUSTER = "switchyard_als";
 
 function grpcCluster(name: string, o: BootstrapOptions): object {
@@ -130,10 +138,7 @@ export function renderBootstrap(o: BootstrapOptions): object {
                   name: "envoy.filters.network.http_connection_manager",
                   typed_config: {
                     "@type": `${T}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`,
-                    stat_prefix: "llm",
-                    codec_type: "AUTO",
-                    stream_idle_timeout: `${STREAM_IDLE_S}s`,
-                    request_timeout: "0s",
+                    ...HCM_BASE,
                     // A client must not pick the cluster itself: drop the header before the first route match.
                     early_header_mutation_extensions: [
                       {

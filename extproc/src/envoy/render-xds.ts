@@ -8,6 +8,13 @@ import type { Policy } from "../policy/compile.js";
 import { pathClusterName } from "./cluster-name.js";
 import { enumeratePaths } from "./paths.js";
 
+/** Backends are bounded by their own queues, not by Envoy's default breakers (1024 requests, 3 retries). */
+export const NO_BREAKER_LIMITS = {
+  thresholds: [
+    { max_connections: 100_000, max_pending_requests: 100_000, max_requests: 100_000, max_retries: 100_000 },
+  ],
+};
+
 export const GRPC_CLUSTER = "switchyard_grpc";
 export const ROUTE_CONFIG_NAME = "switchyard";
 const T = "type.googleapis.com/";
@@ -90,16 +97,7 @@ export function renderPathCluster(policy: Policy, path: readonly string[]): obje
       base_ejection_time: "15s",
       max_ejection_percent: 100,
     },
-    circuit_breakers: {
-      thresholds: [
-        {
-          max_connections: 100_000,
-          max_pending_requests: 100_000,
-          max_requests: 100_000,
-          max_retries: 100_000,
-        },
-      ],
-    },
+    circuit_breakers: NO_BREAKER_LIMITS,
     load_assignment: { cluster_name: name, policy: { overprovisioning_factor: OVERPROVISIONING }, endpoints },
     typed_extension_protocol_options: {
       "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
