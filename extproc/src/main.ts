@@ -72,11 +72,11 @@ export async function serve(o: ServeOptions): Promise<number> {
   poller.start();
 
   // Clusters of the previous policy stay one generation, for requests decided just before a reload.
-  let lastClusters: object[] = [];
+  let lastClusters: readonly object[] = [];
   const publish = async (policy: Policy) => {
     const files = renderXdsFiles(policy, lastClusters);
     await writeXds(o.xdsDir, files);
-    lastClusters = (JSON.parse(files.cds) as { resources: object[] }).resources;
+    lastClusters = [...files.current];
     log(`policy ${policy.hash}: wrote ${files.clusterCount} clusters to ${o.xdsDir}`);
   };
   await publish(first.policy);

@@ -17,6 +17,8 @@ export interface RenderedFiles {
   cds: string;
   rds: string;
   clusterCount: number;
+  /** This policy's own clusters (without the kept ones): the next reload keeps these. */
+  current: readonly object[];
 }
 
 export function renderXdsFiles(policy: Policy, keep: readonly object[] = []): RenderedFiles {
@@ -28,6 +30,7 @@ export function renderXdsFiles(policy: Policy, keep: readonly object[] = []): Re
     cds: `${JSON.stringify(cds, null, 1)}\n`,
     rds: `${JSON.stringify(renderRoutes(policy), null, 1)}\n`,
     clusterCount: cds.resources.length,
+    current: clusters.resources,
   };
 }
 
