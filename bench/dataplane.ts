@@ -6,7 +6,8 @@
 // Processes: the simulated backends (one process), switchyard, two Envoys and the load
 // generator (bench/load.ts, forked) each run apart; the machine's cores are shared by all.
 // Env knobs: BENCH_CPU_PROF=1 writes a switchyard CPU profile to .run/prof/;
-// BENCH_SEGMENT_MS, BENCH_RATE, BENCH_CONCURRENCY, BENCH_HOLD_STREAMS override the defaults.
+// BENCH_SEGMENT_MS, BENCH_RATE, BENCH_CONCURRENCY, BENCH_HOLD_STREAMS override the defaults;
+// BENCH_ONLY (comma list of 2k-json, 2k-stream, 256k-json, 256k-stream, hold) runs a subset.
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ROOT } from "../test/e2e/harness.js";
@@ -53,6 +54,10 @@ const CASES = [
   { label: "256 KB", bodyBytes: 256 * 1024, stream: true },
 ];
 type Case = (typeof CASES)[number];
+const caseKey = (c: Case) => `${c.bodyBytes / 1024}k-${c.stream ? "stream" : "json"}`;
+const ONLY = process.env.BENCH_ONLY?.split(",").map((s) => s.trim());
+const selected = (key: string) => ONLY === undefined || ONLY.includes(key);
+const RUN_CASES = CASES.filter((c) => selected(caseKey(c)));
 type Side = "a" | "b";
 
 function dist(xs: number[]): Dist {
@@ -369,18 +374,20 @@ async function main(): Promise<number> {
     await bench.smoke();
     process.stderr.write("bench: warming up\n");
     await bench.warmUp();
-    for (const [i, c] of CASES.entries()) {
+    for (const [i, c] of RUN_CASES.entries()) {
       process.stderr.write(`bench: latency ${c.label} ${c.stream ? "stream" : "json"} at ${RATE}/s\n`);
       latency.push(...(await bench.latency(c, i)));
     }
-    for (const [i, c] of CASES.entries()) {
+    for (const [i, c] of RUN_CASES.entries()) {
       process.stderr.write(
         `bench: throughput ${c.label} ${c.stream ? "stream" : "json"}, ${CONCURRENCY} connections\n`,
       );
       throughput.push(await bench.throughput(c, i));
     }
-    process.stderr.write(`bench: ${HOLD_STREAMS} open streams\n`);
-    hold = await bench.hold();
+    if (selected("hold")) {
+      process.stderr.write(`bench: ${HOLD_STREAMS} open streams\n`);
+      hold = await bench.hold();
+    }
     channel = await envoyCounters(stack.adminA, CHANNEL_COUNTERS);
     bDownstream5xx =
       (await envoyCounters(stack.adminB, ["http.llm.downstream_rq_5xx"]))["http.llm.downstream_rq_5xx"] ?? 0;

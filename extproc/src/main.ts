@@ -52,13 +52,9 @@ export async function serve(o: ServeOptions): Promise<number> {
   const hooks = newHooks();
   hooks.onError = (err) => log(`ext_proc error: ${err.stack ?? err.message}`);
   hooks.onProcessed = (phase, seconds) => metrics.extprocSeconds.observe({ phase }, seconds);
-  hooks.onAttempt = (a) =>
-    hub.attempts.begin(a.requestId, {
-      attempt: a.attempt,
-      pool: a.pool,
-      backend: a.backend,
-      bodySent: false,
-    });
+  hooks.onAttempt = (a) => {
+    hub.attempts.begin(a.requestId, { attempt: a.attempt, pool: a.pool, backend: a.backend });
+  };
   const envoyAdmin = o.envoyAdmin ?? `http://127.0.0.1:${o.bootstrap.adminPort}`;
   const poller = new EnvoyAdminPoller(envoyAdmin, (backends) => {
     metrics.inFlight.reset();

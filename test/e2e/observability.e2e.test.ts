@@ -100,6 +100,30 @@ describe("observability", () => {
     }
   });
 
+  it("a retried status is listed with its code, from Envoy's per-attempt log", async () => {
+    await stack.sims.byName("ql1").setMode({ status: 503 });
+    await stack.sims.byName("ql2").setMode({ status: 429 });
+    try {
+      const id = randomUUID();
+      const r = await chat(stack.url, {
+        headers: { "x-request-id": id, "X-Discourse-AI-Feature": "ai_bot" },
+      });
+      assert.equal(r.status, 200);
+      const l = await lineFor(id);
+      const list = l.attempt_list as { pool: string; backend: string; outcome: string }[];
+      const byBackend = Object.fromEntries(list.map((a) => [a.backend, a.outcome]));
+      assert.deepEqual(byBackend, {
+        [stack.sims.byName("ql1").address]: "http_503",
+        [stack.sims.byName("ql2").address]: "http_429",
+        [l.backend as string]: "http_200",
+      });
+      assert.equal(list.at(-1)?.pool, "deepseek-flash");
+    } finally {
+      await stack.sims.byName("ql1").setMode("ok");
+      await stack.sims.byName("ql2").setMode("ok");
+    }
+  });
+
   it("a rejection gets a line and is counted by code", async () => {
     const id = randomUUID();
     const r = await chat(stack.url, { headers: { "x-request-id": id }, raw: "{not json" });

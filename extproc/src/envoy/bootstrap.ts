@@ -69,6 +69,45 @@ export const HCM_BASE = {
 
 export const ALS_CLUSTER = "switchyard_als";
 
+/** Attempts without a 2xx: no response at all (connect failure, reset, per-try timeout) or >= 300. */
+const FAILED_ATTEMPT = {
+  or_filter: {
+    filters: [
+      {
+        status_code_filter: {
+          comparison: { op: "LE", value: { default_value: 199, runtime_key: "switchyard.attempt_log_le" } },
+        },
+      },
+      {
+        status_code_filter: {
+          comparison: { op: "GE", value: { default_value: 300, runtime_key: "switchyard.attempt_log_ge" } },
+        },
+      },
+    ],
+  },
+};
+
+/**
+ * Envoy's gRPC access log to switchyard. Request entries and attempt entries share one
+ * configuration, so Envoy gives them one logger and one stream: an attempt's entry always
+ * arrives before its request's.
+ */
+function grpcAccessLog(filter?: object): object {
+  return {
+    name: "envoy.access_loggers.http_grpc",
+    ...(filter ? { filter } : {}),
+    typed_config: {
+      "@type": `${T}envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig`,
+      common_config: {
+        log_name: "switchyard",
+        transport_api_version: "V3",
+        grpc_service: { envoy_grpc: { cluster_name: ALS_CLUSTER } },
+        buffer_flush_interval: "0.1s",
+      },
+    },
+  };
+}
+
 function grpcCluster(name: string, o: BootstrapOptions): object {
   return {
     name,
@@ -150,26 +189,18 @@ export function renderBootstrap(o: BootstrapOptions): object {
                       },
                     ],
                     // One entry per request, client disconnects included, streamed to switchyard.
-                    access_log: [
-                      {
-                        name: "envoy.access_loggers.http_grpc",
-                        typed_config: {
-                          "@type": `${T}envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig`,
-                          common_config: {
-                            log_name: "switchyard",
-                            transport_api_version: "V3",
-                            grpc_service: { envoy_grpc: { cluster_name: ALS_CLUSTER } },
-                            buffer_flush_interval: "0.1s",
-                          },
-                        },
-                      },
-                    ],
+                    access_log: [grpcAccessLog()],
                     rds: { route_config_name: ROUTE_CONFIG_NAME, config_source: fileSource("rds.json") },
                     http_filters: [
                       extProcFilter("router"),
                       {
                         name: "envoy.filters.http.router",
-                        typed_config: { "@type": `${T}envoy.extensions.filters.http.router.v3.Router` },
+                        typed_config: {
+                          "@type": `${T}envoy.extensions.filters.http.router.v3.Router`,
+                          // One entry per attempt that got no 2xx, on the same stream as the
+                          // request entries: how each retried attempt failed.
+                          upstream_log: [grpcAccessLog(FAILED_ATTEMPT)],
+                        },
                       },
                     ],
                     // Envoy's own replies in the same OpenAI error shape as switchyard's.

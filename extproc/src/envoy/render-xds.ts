@@ -3,7 +3,7 @@
 // previous_hosts walks the backends of a pool. Routes live in RDS so that retry settings
 // and the body limit follow the policy without touching the listener.
 import { isIP } from "node:net";
-import { H, METADATA_NAMESPACE, PHASE_METADATA_KEY } from "../extproc/header-names.js";
+import { H, METADATA_NAMESPACE, PHASE_METADATA_KEY, UPSTREAM_NAMESPACE } from "../extproc/header-names.js";
 import type { Policy } from "../policy/compile.js";
 import { pathClusterName } from "./cluster-name.js";
 import { enumeratePaths } from "./paths.js";
@@ -36,17 +36,21 @@ export function extProcFilter(phase: "router" | "upstream"): object {
     processing_mode: {
       request_header_mode: "SEND",
       response_header_mode: "SKIP",
-      request_body_mode: "BUFFERED",
+      // The upstream filter asks for the body (mode_override) only for an attempt on a pool
+      // other than the one the router already rewrote the body for.
+      request_body_mode: phase === "router" ? "BUFFERED" : "NONE",
       response_body_mode: "NONE",
       request_trailer_mode: "SKIP",
       response_trailer_mode: "SKIP",
     },
-    metadata_options: { receiving_namespaces: { untyped: [METADATA_NAMESPACE] } },
+    metadata_options: { receiving_namespaces: { untyped: [METADATA_NAMESPACE, UPSTREAM_NAMESPACE] } },
   };
   if (phase === "router") {
     // The router sets x-envoy-max-retries from the path length.
     config.mutation_rules = { allow_envoy: true };
   } else {
+    config.allow_mode_override = true;
+    config.metadata_options = { forwarding_namespaces: { untyped: [UPSTREAM_NAMESPACE] } };
     config.request_attributes = [
       "upstream.address",
       "upstream.request_attempt_count",

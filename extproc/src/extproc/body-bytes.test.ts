@@ -4,7 +4,14 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { discourse, fixtureBody, makePool } from "../../../test/fixtures/fixtures.js";
 import type { PoolDoc } from "../policy/schema.js";
-import { adaptBodyBytes, indexMemberBytes } from "./body-bytes.js";
+import {
+  adaptBodyBytes,
+  adaptBodyBytesWithUndo,
+  indexMemberBytes,
+  restoreBody,
+  undoFrom,
+} from "./body-bytes.js";
+import { fromStruct, toStruct } from "./struct.js";
 import { adaptBodyText } from "./upstream-processor.js";
 
 const pools: [string, PoolDoc][] = [
@@ -100,5 +107,56 @@ describe("adaptBodyBytes", () => {
         ["b", '"b" : [1,{"c":"}"}]'],
       ],
     );
+  });
+});
+
+describe("restoreBody: a later attempt on another pool", () => {
+  const all = [...bodies, ...syntheticBodies()];
+  test("the first pool's rewrite taken back and adapted again = adapted from the client's body", () => {
+    let checked = 0;
+    for (const [label, text] of all) {
+      const raw = Buffer.from(text);
+      for (const [firstName, first] of pools) {
+        const pre = adaptBodyBytesWithUndo(raw, first);
+        assert.ok(pre, `${label} / ${firstName}`);
+        // The undo record travels in dynamic metadata (a protobuf Struct) from router to upstream.
+        const undo = undoFrom(fromStruct(toStruct({ u: { ...pre.undo } })).u);
+        assert.ok(undo, `${label} / ${firstName}: undo record survives the Struct`);
+        const restored = restoreBody(pre.body, undo);
+        assert.ok(restored, `${label} / ${firstName}`);
+        for (const [nextName, next] of pools) {
+          const direct: string = adaptBodyBytes(raw, next)?.toString() ?? "";
+          const again: string = adaptBodyBytes(restored, next)?.toString() ?? "";
+          assert.deepEqual(JSON.parse(again), JSON.parse(direct), `${label}: ${firstName} → ${nextName}`);
+          checked++;
+        }
+      }
+    }
+    assert.ok(checked > 1000, `only ${checked} combinations`);
+  });
+
+  test("restores the client's members byte for byte, and drops keys the rewrite added", () => {
+    const raw = Buffer.from('{"model":"m","messages":[],"reasoning_effort":"high","x":1}');
+    const pre = adaptBodyBytesWithUndo(raw, makePool({ adapter: "qwen3", effort_budgets: { high: 64 } }));
+    assert.ok(pre);
+    assert.ok(pre.undo.keys.includes("thinking_token_budget"));
+    assert.equal(
+      restoreBody(pre.body, pre.undo)?.toString(),
+      '{"messages":[],"x":1,"model":"m","reasoning_effort":"high"}',
+    );
+  });
+
+  test("undoFrom refuses anything but {keys: string[], members: string}", () => {
+    for (const bad of [
+      undefined,
+      null,
+      "x",
+      {},
+      { keys: "a", members: "" },
+      { keys: [1], members: "" },
+      { keys: [] },
+    ])
+      assert.equal(undoFrom(bad), undefined, JSON.stringify(bad));
+    assert.deepEqual(undoFrom({ keys: ["a"], members: '"a":1' }), { keys: ["a"], members: '"a":1' });
   });
 });

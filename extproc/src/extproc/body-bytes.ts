@@ -126,11 +126,33 @@ export function indexMemberBytes(b: Buffer): ByteMember[] | undefined {
 }
 
 /**
+ * What one pool's rewrite changed, so that a later attempt can get the client's settings back:
+ * the router rewrites the body for the path's first pool, and Envoy replays that rewritten
+ * body on every retry.
+ */
+export interface Undo {
+  /** Every top-level key the rewrite wrote or removed. */
+  keys: string[];
+  /** The client's own `"key": value` text of those keys, in body order, comma-joined. */
+  members: string;
+}
+
+export interface Adapted {
+  body: Buffer;
+  undo: Undo;
+}
+
+/**
  * The body for `pool`, or undefined when the bytes do not suit this route (not valid UTF-8,
  * not an object, a member that does not parse): the caller then takes the text route, which
  * gives the same bytes for every body this one accepts.
  */
 export function adaptBodyBytes(raw: Buffer, pool: PoolDoc): Buffer | undefined {
+  return adaptBodyBytesWithUndo(raw, pool)?.body;
+}
+
+/** adaptBodyBytes, plus the record that restoreBody needs to take the rewrite back. */
+export function adaptBodyBytesWithUndo(raw: Buffer, pool: PoolDoc): Adapted | undefined {
   // Invalid UTF-8 comes out of the text route with U+FFFD in place of the bad bytes.
   if (!isUtf8(raw)) return undefined;
   const members = indexMemberBytes(raw);
@@ -145,10 +167,15 @@ export function adaptBodyBytes(raw: Buffer, pool: PoolDoc): Buffer | undefined {
   const patch = adaptForPool(body, readBodyFacts(body, raw.length, []), pool);
   // As renderPatched: "{", untouched members in order, then the patched fields, "}".
   const setKeys = Object.keys(patch.set);
+  const touched = (k: string) => setKeys.includes(k) || patch.remove.includes(k);
   const parts: Buffer[] = [];
+  const undone: string[] = [];
   let sep = "";
   for (const m of members) {
-    if (setKeys.includes(m.key) || patch.remove.includes(m.key)) continue;
+    if (touched(m.key)) {
+      undone.push(raw.toString("utf8", m.start, m.end));
+      continue;
+    }
     parts.push(Buffer.from(sep === "" ? "{" : ","), raw.subarray(m.start, m.end));
     sep = ",";
   }
@@ -160,5 +187,36 @@ export function adaptBodyBytes(raw: Buffer, pool: PoolDoc): Buffer | undefined {
     sep = ",";
   }
   parts.push(Buffer.from(sep === "" ? "{}" : `${tail}}`));
+  const keys = [...new Set([...setKeys, ...patch.remove])];
+  return { body: Buffer.concat(parts), undo: { keys, members: undone.join(",") } };
+}
+
+/**
+ * The rewritten body with the client's settings put back: the rewrite's keys dropped and the
+ * client's own members appended. Member order differs from the client's, which adapters never
+ * read; undefined if `adapted` is not a JSON object.
+ */
+export function restoreBody(adapted: Buffer, undo: Undo): Buffer | undefined {
+  const members = indexMemberBytes(adapted);
+  if (members === undefined) return undefined;
+  const parts: Buffer[] = [];
+  let sep = "";
+  for (const m of members) {
+    if (undo.keys.includes(m.key)) continue;
+    parts.push(Buffer.from(sep === "" ? "{" : ","), adapted.subarray(m.start, m.end));
+    sep = ",";
+  }
+  if (undo.members !== "")
+    parts.push(Buffer.from(`${sep === "" ? "{" : ","}${undo.members}`), Buffer.from("}"));
+  else parts.push(Buffer.from(sep === "" ? "{}" : "}"));
   return Buffer.concat(parts);
+}
+
+/** The undo record from dynamic metadata; undefined if it is not one. */
+export function undoFrom(v: unknown): Undo | undefined {
+  if (v === null || typeof v !== "object") return undefined;
+  const { keys, members } = v as Record<string, unknown>;
+  if (!Array.isArray(keys) || !keys.every((k) => typeof k === "string") || typeof members !== "string")
+    return undefined;
+  return { keys, members };
 }

@@ -18,3 +18,10 @@ export type Phase = "router" | "upstream";
 
 /** Dynamic metadata namespace for the access log. */
 export const METADATA_NAMESPACE = "switchyard";
+/**
+ * Router -> upstream filter (forwarded to the upstream ext_proc with every attempt, never to a
+ * backend): the pool the router already rewrote the body for, and how to take that back.
+ * Request headers would not do: an upstream filter's header edits stay on the request that
+ * Envoy replays for the next attempt.
+ */
+export const UPSTREAM_NAMESPACE = "switchyard.upstream";

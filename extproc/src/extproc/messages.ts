@@ -20,6 +20,8 @@ export interface ProcessingRequest {
   request_trailers?: unknown;
   response_trailers?: unknown;
   attributes?: Record<string, PbStruct>;
+  /** The namespaces listed in metadata_options.forwarding_namespaces. */
+  metadata_context?: { filter_metadata?: Record<string, PbStruct> };
   request?: string;
 }
 
@@ -48,6 +50,8 @@ export interface ProcessingResponse {
     details?: string;
   };
   dynamic_metadata?: PbStruct;
+  /** Honoured in answer to request headers when the filter sets allow_mode_override. */
+  mode_override?: { request_body_mode?: "NONE" | "BUFFERED" };
 }
 
 export function headerBag(map: PbHeaderMap | undefined): Record<string, string> {

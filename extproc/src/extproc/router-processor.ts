@@ -7,8 +7,10 @@ import { clientError } from "../errors.js";
 import type { Policy } from "../policy/compile.js";
 import type { Decision } from "../routing/decide.js";
 import { type Evaluation, evaluate } from "../routing/evaluate.js";
-import { H, METADATA_NAMESPACE } from "./header-names.js";
+import { adaptBodyBytesWithUndo } from "./body-bytes.js";
+import { H, METADATA_NAMESPACE, UPSTREAM_NAMESPACE } from "./header-names.js";
 import {
+  type CommonResponse,
   headerBag,
   immediateError,
   type ProcessingRequest,
@@ -76,44 +78,65 @@ export class RouterProcessor {
       const md = metadata(shorts, { class: d.className, error: d.error.code });
       return { response: { ...immediateError(d.error, extra), dynamic_metadata: md }, done: true };
     }
-    return { response: this.route(d, shorts, ev), done: true };
+    return { response: this.route(d, shorts, ev, body), done: true };
   }
 
   private route(
     d: Extract<Decision, { kind: "route" }>,
     shorts: string[],
     ev: Evaluation,
+    body: Buffer,
   ): ProcessingResponse {
     const retries = this.policy.doc.retry.attempts_per_pool * d.path.length - 1;
-    const set = setHeaders({
+    const headers: Record<string, string> = {
       [H.cluster]: pathClusterName(d.path),
       [H.class]: d.className,
       [H.path]: d.path.join(","),
       [H.maxRetries]: String(retries),
-    });
-    const facts = ev.kind === "decided" ? ev.facts : undefined;
-    const md = metadata(shorts, {
-      class: d.className,
-      path: d.path.join(","),
-      model: facts?.body.model,
-      stream: facts?.body.stream,
-      reasoning_effort: facts?.body.reasoningEffort,
-      feature: facts?.headers.feature,
-      tier: facts?.headers.tier,
-      trial: facts?.headers.trial,
-      quota_used: facts?.headers.quotaUsed,
-      vision: facts ? facts.headers.vision || facts.body.imageCount > 0 : undefined,
-      site: facts?.headers.site,
-    });
-    return {
-      request_body: { response: { header_mutation: { set_headers: set }, clear_route_cache: true } },
-      dynamic_metadata: md,
     };
+    const response: CommonResponse = { clear_route_cache: true };
+    // The first attempt goes to the path's first pool: rewrite the body for it here, so the
+    // upstream filter only has to look at the headers unless an attempt lands elsewhere.
+    const first = d.path[0] === undefined ? undefined : this.policy.pools.get(d.path[0]);
+    const pre = first && body.length > 0 ? adaptBodyBytesWithUndo(body, first) : undefined;
+    let upstream: Record<string, Json> | undefined;
+    if (pre && d.path[0] !== undefined) {
+      headers[H.contentLength] = String(pre.body.length);
+      response.body_mutation = { body: pre.body };
+      upstream = { adapted_for: d.path[0], undo: { keys: pre.undo.keys, members: pre.undo.members } };
+    }
+    response.header_mutation = { set_headers: setHeaders(headers) };
+    const facts = ev.kind === "decided" ? ev.facts : undefined;
+    const md = metadata(
+      shorts,
+      {
+        class: d.className,
+        path: d.path.join(","),
+        model: facts?.body.model,
+        stream: facts?.body.stream,
+        reasoning_effort: facts?.body.reasoningEffort,
+        feature: facts?.headers.feature,
+        tier: facts?.headers.tier,
+        trial: facts?.headers.trial,
+        quota_used: facts?.headers.quotaUsed,
+        vision: facts ? facts.headers.vision || facts.body.imageCount > 0 : undefined,
+        site: facts?.headers.site,
+      },
+      upstream,
+    );
+    return { request_body: { response }, dynamic_metadata: md };
   }
 }
 
-function metadata(reasons: string[], fields: Record<string, Json | undefined>) {
-  return toStruct({ [METADATA_NAMESPACE]: { ...dropUndefined(fields), reasons: reasons.join(" ") } });
+function metadata(
+  reasons: string[],
+  fields: Record<string, Json | undefined>,
+  upstream?: Record<string, Json>,
+) {
+  return toStruct({
+    [METADATA_NAMESPACE]: { ...dropUndefined(fields), reasons: reasons.join(" ") },
+    [UPSTREAM_NAMESPACE]: upstream,
+  });
 }
 
 function dropUndefined(o: Record<string, Json | undefined>): Record<string, Json> {

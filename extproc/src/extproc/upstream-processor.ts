@@ -1,12 +1,14 @@
 // Upstream-level processing, once per attempt: learn which pool the chosen backend belongs
-// to and give it the client's original body adapted for that pool.
+// to and make sure it gets the client's body adapted for that pool. The router already
+// rewrote the body for the path's first pool; an attempt on that pool needs only the headers
+// message, an attempt on another pool asks for the body, takes the rewrite back and adapts.
 import { parseChatBody, readBodyFacts } from "../facts/body.js";
 import type { Policy } from "../policy/compile.js";
 import type { PoolDoc } from "../policy/schema.js";
 import { adaptForPool, applyPatch } from "../reasoning/adapt.js";
 import { indexMembers, renderPatched } from "../reasoning/render-body.js";
-import { adaptBodyBytes } from "./body-bytes.js";
-import { H } from "./header-names.js";
+import { adaptBodyBytes, restoreBody, type Undo, undoFrom } from "./body-bytes.js";
+import { H, UPSTREAM_NAMESPACE } from "./header-names.js";
 import type { ProcessingRequest } from "./messages.js";
 import { setHeaders } from "./messages.js";
 import type { Step } from "./router-processor.js";
@@ -20,8 +22,8 @@ export interface Attempt {
   pool: string | undefined;
 }
 
-/** Told of each attempt as it starts; may return a record to mark once the body went out. */
-export type AttemptObserver = (a: Attempt) => { bodySent: boolean } | undefined;
+/** Told of each attempt as it starts. */
+export type AttemptObserver = (a: Attempt) => void;
 
 /** Backend address -> pool; `check` guarantees that an address belongs to one pool. */
 export function poolsByAddress(policy: Policy): Map<string, string> {
@@ -32,7 +34,7 @@ export function poolsByAddress(policy: Policy): Map<string, string> {
 
 export class UpstreamProcessor {
   private pool: string | undefined;
-  private record: { bodySent: boolean } | undefined;
+  private undo: Undo | undefined;
 
   constructor(
     private readonly policy: Policy,
@@ -45,7 +47,7 @@ export class UpstreamProcessor {
       const attrs = fromStruct(req.attributes?.["envoy.filters.http.ext_proc"]);
       const backend = String(attrs["upstream.address"] ?? "");
       this.pool = this.byAddress.get(backend);
-      this.record = this.observe?.({
+      this.observe?.({
         requestId: String(attrs["request.id"] ?? ""),
         attempt: Number(attrs["upstream.request_attempt_count"] ?? 0),
         cluster: String(attrs["xds.cluster_name"] ?? ""),
@@ -53,14 +55,14 @@ export class UpstreamProcessor {
         pool: this.pool,
       });
       // A request without a body has nothing more to adapt.
-      return {
-        response: { request_headers: { response: {} } },
-        done: req.request_headers.end_of_stream === true,
-      };
+      if (req.request_headers.end_of_stream === true) return { response: CONTINUE, done: true };
+      const note = fromStruct(req.metadata_context?.filter_metadata?.[UPSTREAM_NAMESPACE]);
+      if (note.adapted_for !== undefined && note.adapted_for === this.pool)
+        return { response: CONTINUE, done: true };
+      this.undo = undoFrom(note.undo);
+      return { response: { ...CONTINUE, mode_override: { request_body_mode: "BUFFERED" } }, done: false };
     }
     if (req.request_body) {
-      // Envoy sends the body only once the connection to the backend is up.
-      if (this.record) this.record.bodySent = true;
       return { response: { request_body: { response: this.adapt(req.request_body.body) } }, done: true };
     }
     return undefined;
@@ -69,7 +71,8 @@ export class UpstreamProcessor {
   private adapt(raw: Buffer | undefined) {
     const doc = this.pool === undefined ? undefined : this.policy.pools.get(this.pool);
     if (doc === undefined || raw === undefined) return {};
-    const out = adaptBodyBytes(raw, doc) ?? adaptBodyText(raw, doc);
+    const original = this.undo === undefined ? raw : (restoreBody(raw, this.undo) ?? raw);
+    const out = adaptBodyBytes(original, doc) ?? adaptBodyText(original, doc);
     if (out === undefined) return {}; // the router already rejected bodies like this; pass it on untouched
     // A body of another length needs its content-length fixed, or Envoy answers 500.
     return {
@@ -78,6 +81,8 @@ export class UpstreamProcessor {
     };
   }
 }
+
+const CONTINUE = { request_headers: { response: {} } };
 
 /** The text route: for the bodies adaptBodyBytes leaves (invalid UTF-8, odd shapes). */
 export function adaptBodyText(raw: Buffer, doc: PoolDoc): Buffer | undefined {

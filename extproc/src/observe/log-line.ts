@@ -11,13 +11,15 @@ export interface AttemptOutcome {
   outcome: string;
 }
 
-/** Each attempt's fate: all but the last failed before a response started. */
+/**
+ * Each attempt's fate: all but the last failed before a response started, as Envoy's upstream
+ * log tells (failed_before_response if that entry never came); the last one ended as the request.
+ */
 export function attemptOutcomes(req: FinishedRequest, attempts: readonly AttemptRecord[]): AttemptOutcome[] {
   return attempts.map((a, i) => {
     const last = i === attempts.length - 1 && a.backend === req.backend;
     let outcome: string;
-    if (!a.bodySent) outcome = "connect_failed";
-    else if (!last) outcome = "failed_before_response";
+    if (!last) outcome = a.failure ?? "failed_before_response";
     else if (req.status === undefined || req.status === 0) outcome = req.flags.join(",") || "no_response";
     else outcome = `http_${req.status}`;
     return { attempt: a.attempt, pool: a.pool ?? null, backend: a.backend, outcome };

@@ -24,6 +24,8 @@ export interface PbHttpLogEntry {
     metadata?: { filter_metadata?: Record<string, PbStruct> };
     upstream_transport_failure_reason?: string;
     upstream_request_attempt_count?: number;
+    /** DownstreamEnd for the request's entry, UpstreamEnd for one attempt's (router upstream_log). */
+    access_log_type?: string;
   };
   request?: { request_id?: string; path?: string; request_method?: string; request_body_bytes?: number };
   response?: {
@@ -112,4 +114,18 @@ export function readLogEntry(e: PbHttpLogEntry): FinishedRequest {
     decision: fromStruct(c.metadata?.filter_metadata?.[METADATA_NAMESPACE]),
     clientDisconnected: flags.includes("DC") || flags.includes("DR"),
   };
+}
+
+/** An entry from the router's upstream_log: one attempt, not the whole request. */
+export function isUpstreamEntry(e: PbHttpLogEntry): boolean {
+  return e.common_properties?.access_log_type?.startsWith("Upstream") === true;
+}
+
+/** How one attempt failed, in the log line's outcome words. */
+export function attemptFailure(a: FinishedRequest): string {
+  if (a.status !== undefined) return `http_${a.status}`;
+  if (a.flags.includes("UF")) return "connect_failed";
+  if (a.flags.includes("UT")) return "per_try_timeout";
+  if (a.flags.includes("UR") || a.flags.includes("UC")) return "reset";
+  return a.flags.join(",") || "failed_before_response";
 }

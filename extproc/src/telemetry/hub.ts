@@ -6,7 +6,13 @@ import type { PolicyHolder } from "../extproc/server.js";
 import { buildLogLine } from "../observe/log-line.js";
 import type { LogWriter } from "../observe/log-writer.js";
 import type { Metrics } from "../observe/metrics.js";
-import { type FinishedRequest, type PbHttpLogEntry, readLogEntry } from "./access-log.js";
+import {
+  attemptFailure,
+  type FinishedRequest,
+  isUpstreamEntry,
+  type PbHttpLogEntry,
+  readLogEntry,
+} from "./access-log.js";
 import { AttemptRegistry } from "./attempts.js";
 import { WindowSet } from "./window.js";
 
@@ -29,6 +35,11 @@ export class TelemetryHub {
   }
 
   onEntry(entry: PbHttpLogEntry): void {
+    if (isUpstreamEntry(entry)) {
+      const a = readLogEntry(entry);
+      this.attempts.fail(a.requestId, a.backend, attemptFailure(a));
+      return;
+    }
     const req = readLogEntry(entry);
     const attempts = this.attempts.take(req.requestId);
     const policy = this.holder.policy;
@@ -54,7 +65,7 @@ export class TelemetryHub {
     for (const a of attempts.slice(0, -1)) {
       m.attemptFailures.inc({
         backend: a.backend,
-        reason: a.bodySent ? "failed_before_response" : "connect_failed",
+        reason: a.failure ?? "failed_before_response",
       });
       this.windows.get(a.backend).add({ at: Date.now(), ttftMs: undefined, error: true });
     }
