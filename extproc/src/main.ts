@@ -51,10 +51,12 @@ export async function serve(o: ServeOptions): Promise<number> {
   const hub = new TelemetryHub(holder, metrics, writer);
   const hooks = newHooks();
   hooks.onError = (err) => log(`ext_proc error: ${err.stack ?? err.message}`);
-  hooks.onProcessed = (phase, seconds) => metrics.extprocSeconds.observe({ phase }, seconds);
-  hooks.onAttempt = (a) => {
-    hub.attempts.begin(a.requestId, { attempt: a.attempt, pool: a.pool, backend: a.backend });
+  // Label lookups cost more than the observation: resolve each phase's series once.
+  const processed = {
+    router: metrics.extprocSeconds.labels({ phase: "router" }),
+    upstream: metrics.extprocSeconds.labels({ phase: "upstream" }),
   };
+  hooks.onProcessed = (phase, seconds) => processed[phase].observe(seconds);
   const envoyAdmin = o.envoyAdmin ?? `http://127.0.0.1:${o.bootstrap.adminPort}`;
   const poller = new EnvoyAdminPoller(envoyAdmin, (backends) => {
     metrics.inFlight.reset();

@@ -178,8 +178,15 @@ describe("fallback: every attempt gets a body adapted for its own pool", () => {
   it("qwen-large 503, 503 → deepseek-flash: qwen3 bodies to the qwen backends, a DeepSeek body to DeepSeek", async () => {
     const s = stack();
     await Promise.all(POOLS.qwenLarge.map((n) => s.sims.byName(n).setMode({ status: 503 })));
+    const upstreamStreams = async () =>
+      (await envoyStats(s, `${FRONTIER_CLUSTER}.ext_proc.streams_started$`))[
+        `cluster.${FRONTIER_CLUSTER}.ext_proc.streams_started`
+      ] ?? 0;
+    const before = await upstreamStreams();
     const r = await post(s.url, { headers: AI_BOT, body: reasoningBody("adapt") });
     assert.equal(r.status, 200, `${r.body}\n${s.logs()}`);
+    // The router rewrote the body for qwen-large: only the deepseek attempt opened an upstream stream.
+    assert.equal((await upstreamStreams()) - before, 1, "upstream ext_proc streams for 3 attempts");
     const attempts = attemptsFor(s, "adapt");
     assert.deepEqual(
       attempts

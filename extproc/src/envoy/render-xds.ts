@@ -50,15 +50,97 @@ export function extProcFilter(phase: "router" | "upstream"): object {
     config.mutation_rules = { allow_envoy: true };
   } else {
     config.allow_mode_override = true;
+    // The upstream processor reads attributes and forwarded metadata, not headers: forward one.
+    config.forward_rules = { allowed_headers: { patterns: [{ exact: H.requestId }] } };
     config.metadata_options = { forwarding_namespaces: { untyped: [UPSTREAM_NAMESPACE] } };
-    config.request_attributes = [
-      "upstream.address",
-      "upstream.request_attempt_count",
-      "xds.cluster_name",
-      "request.id",
-    ];
+    config.request_attributes = ["upstream.address"];
   }
   return { name: "envoy.filters.http.ext_proc", typed_config: config };
+}
+
+/**
+ * A parsed CEL AST (cel.expr.Expr): Envoy 1.40's CEL matcher takes no expression text
+ * (`cel_expr_string` loads, then fails with "CEL expression not set").
+ */
+type Cel = Record<string, unknown>;
+function celBuilder() {
+  let id = 0;
+  const node = (body: Cel): Cel => ({ id: ++id, ...body });
+  const ident = (name: string) => node({ ident_expr: { name } });
+  const select = (operand: Cel, field: string) => node({ select_expr: { operand, field } });
+  const str = (v: string) => node({ const_expr: { string_value: v } });
+  const index = (operand: Cel, key: string) =>
+    node({ call_expr: { function: "_[_]", args: [operand, str(key)] } });
+  const eq = (a: Cel, b: Cel) => node({ call_expr: { function: "_==_", args: [a, b] } });
+  return { ident, select, index, eq };
+}
+
+/**
+ * `xds.upstream_host_metadata.filter_metadata['switchyard']['pool'] ==
+ *  metadata.filter_metadata['switchyard.upstream']['adapted_for']`: the attempt's backend
+ * belongs to the pool the router already rewrote the body for.
+ */
+function onRouterPool(): Cel {
+  const c = celBuilder();
+  const hostPool = c.index(
+    c.index(
+      c.select(c.select(c.ident("xds"), "upstream_host_metadata"), "filter_metadata"),
+      METADATA_NAMESPACE,
+    ),
+    "pool",
+  );
+  const adaptedFor = c.index(
+    c.index(c.select(c.ident("metadata"), "filter_metadata"), UPSTREAM_NAMESPACE),
+    "adapted_for",
+  );
+  return c.eq(hostPool, adaptedFor);
+}
+
+/**
+ * The upstream ext_proc, skipped (no gRPC stream at all) for an attempt on the pool the router
+ * already rewrote the body for. The matcher runs per attempt; when it cannot evaluate (no
+ * metadata) it does not match and the filter runs, so a missing note costs a stream, never a
+ * wrong body.
+ */
+function upstreamExtProc(): object {
+  return {
+    name: "switchyard.upstream_ext_proc",
+    typed_config: {
+      "@type": `${T}envoy.extensions.common.matching.v3.ExtensionWithMatcher`,
+      extension_config: extProcFilter("upstream"),
+      xds_matcher: {
+        matcher_list: {
+          matchers: [
+            {
+              predicate: {
+                single_predicate: {
+                  input: {
+                    name: "attributes",
+                    typed_config: { "@type": `${T}xds.type.matcher.v3.HttpAttributesCelMatchInput` },
+                  },
+                  custom_match: {
+                    name: "on_router_pool",
+                    typed_config: {
+                      "@type": `${T}xds.type.matcher.v3.CelMatcher`,
+                      expr_match: { cel_expr_parsed: { expr: onRouterPool() } },
+                    },
+                  },
+                },
+              },
+              on_match: {
+                action: {
+                  name: "skip",
+                  typed_config: {
+                    "@type": `${T}envoy.extensions.filters.common.matcher.action.v3.SkipFilter`,
+                  },
+                },
+              },
+            },
+          ],
+        },
+      },
+    },
+  };
 }
 
 function socketAddress(address: string): { address: string; port_value: number } {
@@ -108,7 +190,7 @@ export function renderPathCluster(policy: Policy, path: readonly string[]): obje
         "@type": `${T}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`,
         explicit_http_config: { http_protocol_options: {} },
         http_filters: [
-          extProcFilter("upstream"),
+          upstreamExtProc(),
           {
             name: "envoy.filters.http.upstream_codec",
             typed_config: { "@type": `${T}envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec` },

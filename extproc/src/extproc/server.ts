@@ -6,7 +6,7 @@ import { PHASE_METADATA_KEY, type Phase } from "./header-names.js";
 import type { ProcessingRequest, ProcessingResponse } from "./messages.js";
 import { loadEnvoyServices } from "./protos.js";
 import { RouterProcessor, type Step } from "./router-processor.js";
-import { type AttemptObserver, poolsByAddress, UpstreamProcessor } from "./upstream-processor.js";
+import { poolsByAddress, UpstreamProcessor } from "./upstream-processor.js";
 
 export interface Processor {
   handle(req: ProcessingRequest): Step | undefined;
@@ -31,7 +31,6 @@ export class PolicyHolder {
 }
 
 export interface ExtProcHooks {
-  onAttempt?: AttemptObserver;
   /** Time spent handling one message, by phase. */
   onProcessed?: (phase: Phase, seconds: number) => void;
   /** Streams currently open, by phase (for tests and /status). */
@@ -48,9 +47,7 @@ export function extProcHandler(holder: PolicyHolder, hooks: ExtProcHooks) {
     const phase: Phase = call.metadata.get(PHASE_METADATA_KEY)[0] === "upstream" ? "upstream" : "router";
     const policy = holder.policy;
     const processor: Processor =
-      phase === "upstream"
-        ? new UpstreamProcessor(policy, holder.addresses, hooks.onAttempt)
-        : new RouterProcessor(policy);
+      phase === "upstream" ? new UpstreamProcessor(policy, holder.addresses) : new RouterProcessor(policy);
     hooks.open[phase]++;
     let closed = false;
     const close = () => {

@@ -1,7 +1,8 @@
-// Upstream-level processing, once per attempt: learn which pool the chosen backend belongs
-// to and make sure it gets the client's body adapted for that pool. The router already
-// rewrote the body for the path's first pool; an attempt on that pool needs only the headers
-// message, an attempt on another pool asks for the body, takes the rewrite back and adapts.
+// Upstream-level processing, for an attempt on a pool other than the one the router already
+// rewrote the body for (Envoy skips this filter for the others; see render-xds.ts): learn
+// which pool the chosen backend belongs to, ask for the body, take the router's rewrite back
+// and adapt the client's body for this pool. An attempt that does reach here on the router's
+// pool (no match data, say) gets a plain continue.
 import { parseChatBody, readBodyFacts } from "../facts/body.js";
 import type { Policy } from "../policy/compile.js";
 import type { PoolDoc } from "../policy/schema.js";
@@ -13,17 +14,6 @@ import type { ProcessingRequest } from "./messages.js";
 import { setHeaders } from "./messages.js";
 import type { Step } from "./router-processor.js";
 import { fromStruct } from "./struct.js";
-
-export interface Attempt {
-  requestId: string;
-  attempt: number;
-  cluster: string;
-  backend: string;
-  pool: string | undefined;
-}
-
-/** Told of each attempt as it starts. */
-export type AttemptObserver = (a: Attempt) => void;
 
 /** Backend address -> pool; `check` guarantees that an address belongs to one pool. */
 export function poolsByAddress(policy: Policy): Map<string, string> {
@@ -39,7 +29,6 @@ export class UpstreamProcessor {
   constructor(
     private readonly policy: Policy,
     private readonly byAddress: ReadonlyMap<string, string>,
-    private readonly observe?: AttemptObserver,
   ) {}
 
   handle(req: ProcessingRequest): Step | undefined {
@@ -47,13 +36,6 @@ export class UpstreamProcessor {
       const attrs = fromStruct(req.attributes?.["envoy.filters.http.ext_proc"]);
       const backend = String(attrs["upstream.address"] ?? "");
       this.pool = this.byAddress.get(backend);
-      this.observe?.({
-        requestId: String(attrs["request.id"] ?? ""),
-        attempt: Number(attrs["upstream.request_attempt_count"] ?? 0),
-        cluster: String(attrs["xds.cluster_name"] ?? ""),
-        backend,
-        pool: this.pool,
-      });
       // A request without a body has nothing more to adapt.
       if (req.request_headers.end_of_stream === true) return { response: CONTINUE, done: true };
       const note = fromStruct(req.metadata_context?.filter_metadata?.[UPSTREAM_NAMESPACE]);

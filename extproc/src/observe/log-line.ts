@@ -2,7 +2,7 @@
 import type { Json } from "../extproc/struct.js";
 import type { Policy } from "../policy/compile.js";
 import type { FinishedRequest } from "../telemetry/access-log.js";
-import type { AttemptRecord } from "../telemetry/attempts.js";
+import type { FailedAttempt } from "../telemetry/attempts.js";
 
 export interface AttemptOutcome {
   attempt: number;
@@ -12,23 +12,37 @@ export interface AttemptOutcome {
 }
 
 /**
- * Each attempt's fate: all but the last failed before a response started, as Envoy's upstream
- * log tells (failed_before_response if that entry never came); the last one ended as the request.
+ * Every attempt's fate, in the order they ran: the failed ones as Envoy's upstream log told
+ * (connect_failed, http_503, reset, per_try_timeout), then the last one as the request ended,
+ * unless that one failed too and is already listed. An attempt whose entry never came shows
+ * as failed_before_response with no backend.
  */
-export function attemptOutcomes(req: FinishedRequest, attempts: readonly AttemptRecord[]): AttemptOutcome[] {
-  return attempts.map((a, i) => {
-    const last = i === attempts.length - 1 && a.backend === req.backend;
+export function attemptOutcomes(
+  req: FinishedRequest,
+  failed: readonly FailedAttempt[],
+  poolOf: (backend: string) => string | undefined,
+): AttemptOutcome[] {
+  const total = Math.max(req.attemptCount, failed.length);
+  const list: FailedAttempt[] = [...failed];
+  const lastListed = total > 0 && failed.length >= total;
+  if (!lastListed && req.backend !== "") {
+    while (list.length < total - 1) list.push({ backend: "", outcome: "failed_before_response" });
     let outcome: string;
-    if (!last) outcome = a.failure ?? "failed_before_response";
-    else if (req.status === undefined || req.status === 0) outcome = req.flags.join(",") || "no_response";
+    if (req.status === undefined || req.status === 0) outcome = req.flags.join(",") || "no_response";
     else outcome = `http_${req.status}`;
-    return { attempt: a.attempt, pool: a.pool ?? null, backend: a.backend, outcome };
-  });
+    list.push({ backend: req.backend, outcome });
+  }
+  return list.map((a, i) => ({
+    attempt: i + 1,
+    pool: a.backend === "" ? null : (poolOf(a.backend) ?? null),
+    backend: a.backend,
+    outcome: a.outcome,
+  }));
 }
 
 export function buildLogLine(
   req: FinishedRequest,
-  attempts: readonly AttemptRecord[],
+  attempts: readonly AttemptOutcome[],
   policy: Policy,
   poolOf: (backend: string) => string | undefined,
 ): Record<string, Json> {
@@ -50,7 +64,7 @@ export function buildLogLine(
     pool,
     backend: req.backend || null,
     attempts: req.attemptCount,
-    attempt_list: attemptOutcomes(req, attempts) as unknown as Json,
+    attempt_list: attempts as unknown as Json,
     status: req.status ?? null,
     ttft_ms: req.ttftMs ?? null,
     duration_ms: req.durationMs ?? null,

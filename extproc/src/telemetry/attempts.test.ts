@@ -1,9 +1,10 @@
-// Attempt outcomes: Envoy's per-attempt log entries joined to the attempts the upstream
-// ext_proc saw, in the order the attempts ran.
+// Attempt outcomes: Envoy's per-attempt log entries (failed attempts) and the request's own
+// entry, in the order the attempts ran.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { attemptOutcomes } from "../observe/log-line.js";
 import { attemptFailure, type FinishedRequest, isUpstreamEntry, readLogEntry } from "./access-log.js";
-import { AttemptRegistry } from "./attempts.js";
+import { AttemptRegistry, type FailedAttempt } from "./attempts.js";
 
 const finished = (over: Partial<FinishedRequest>): FinishedRequest => ({
   ...readLogEntry({}),
@@ -33,36 +34,69 @@ describe("isUpstreamEntry", () => {
   });
 });
 
-describe("AttemptRegistry.fail", () => {
-  test("marks the earliest open attempt on that backend; take() returns attempt order", () => {
+describe("attempt_list: failed attempts from Envoy's upstream log + the request's own entry", () => {
+  const poolOf = (b: string) => ({ "a:1": "qwen", "a:2": "qwen", "d:1": "deepseek" })[b];
+  const outcomes = (req: Partial<FinishedRequest>, failed: FailedAttempt[]) =>
+    attemptOutcomes(finished(req), failed, poolOf).map((a) => [a.attempt, a.pool, a.backend, a.outcome]);
+
+  test("registry keeps failures per request, in order, and hands them out once", () => {
     const r = new AttemptRegistry();
-    r.begin("id", { attempt: 2, pool: "p", backend: "b:2" });
-    r.begin("id", { attempt: 1, pool: "p", backend: "b:1" });
-    r.begin("id", { attempt: 3, pool: "q", backend: "c:1" });
-    r.fail("id", "b:1", "connect_failed");
-    r.fail("id", "b:2", "http_503");
-    r.fail("id", "nowhere:1", "http_500");
-    r.fail("other", "b:1", "http_500");
+    r.fail("id", { backend: "a:1", outcome: "connect_failed" });
+    r.fail("other", { backend: "d:1", outcome: "http_500" });
+    r.fail("id", { backend: "a:2", outcome: "http_503" });
+    r.fail("", { backend: "a:2", outcome: "http_503" });
     assert.deepEqual(
-      r.take("id").map((a) => [a.attempt, a.backend, a.failure]),
-      [
-        [1, "b:1", "connect_failed"],
-        [2, "b:2", "http_503"],
-        [3, "c:1", undefined],
-      ],
+      r.take("id").map((a) => a.backend),
+      ["a:1", "a:2"],
     );
-    assert.equal(r.size, 0);
+    assert.deepEqual(r.take("id"), []);
+    assert.equal(r.size, 1);
   });
 
-  test("two attempts on one backend get their outcomes in order", () => {
-    const r = new AttemptRegistry();
-    r.begin("id", { attempt: 1, pool: "p", backend: "b:1" });
-    r.begin("id", { attempt: 2, pool: "p", backend: "b:1" });
-    r.fail("id", "b:1", "http_429");
-    r.fail("id", "b:1", "reset");
+  test("a plain success is one attempt with the request's status", () => {
+    assert.deepEqual(outcomes({ attemptCount: 1, backend: "a:1", status: 200 }, []), [
+      [1, "qwen", "a:1", "http_200"],
+    ]);
+  });
+
+  test("two failures, then a success on the next pool", () => {
     assert.deepEqual(
-      r.take("id").map((a) => a.failure),
-      ["http_429", "reset"],
+      outcomes({ attemptCount: 3, backend: "d:1", status: 200 }, [
+        { backend: "a:1", outcome: "connect_failed" },
+        { backend: "a:2", outcome: "http_503" },
+      ]),
+      [
+        [1, "qwen", "a:1", "connect_failed"],
+        [2, "qwen", "a:2", "http_503"],
+        [3, "deepseek", "d:1", "http_200"],
+      ],
     );
+  });
+
+  test("when every attempt failed, the last one is listed once, with Envoy's attempt outcome", () => {
+    assert.deepEqual(
+      outcomes({ attemptCount: 2, backend: "a:2", status: 503, flags: ["UF", "URX"] }, [
+        { backend: "a:1", outcome: "connect_failed" },
+        { backend: "a:2", outcome: "connect_failed" },
+      ]),
+      [
+        [1, "qwen", "a:1", "connect_failed"],
+        [2, "qwen", "a:2", "connect_failed"],
+      ],
+    );
+  });
+
+  test("a lost attempt entry leaves a placeholder, so the list is as long as Envoy's count", () => {
+    assert.deepEqual(outcomes({ attemptCount: 2, backend: "a:2", status: 200 }, []), [
+      [1, null, "", "failed_before_response"],
+      [2, "qwen", "a:2", "http_200"],
+    ]);
+  });
+
+  test("a rejection has no attempts; a response that died mid-stream shows Envoy's flags", () => {
+    assert.deepEqual(outcomes({ attemptCount: 0, backend: "", status: 400 }, []), []);
+    assert.deepEqual(outcomes({ attemptCount: 1, backend: "a:1", flags: ["UR"] }, []), [
+      [1, "qwen", "a:1", "UR"],
+    ]);
   });
 });

@@ -1,55 +1,41 @@
-// Attempts seen by the upstream-level ext_proc, kept by request id until the access-log
-// entry for that request arrives (or they expire), so the log line can list each attempt.
-// Envoy's upstream log (one entry per attempt that got no 2xx) says how an attempt failed.
+// Failed attempts, from Envoy's upstream log (the router filter's upstream_log: one entry per
+// attempt that got no 2xx), kept by request id until that request's own entry arrives (or they
+// expire), so the log line can list every attempt. Both kinds of entry travel on one access-log
+// stream, and an attempt ends before its request, so the attempt entries come first.
 
-export interface AttemptRecord {
-  attempt: number;
-  pool: string | undefined;
+export interface FailedAttempt {
   backend: string;
-  /** How the attempt failed, from Envoy's upstream log (connect_failed, http_503, …). */
-  failure?: string;
+  /** connect_failed, http_503, reset, per_try_timeout, … (see attemptFailure). */
+  outcome: string;
 }
 
 const TTL_MS = 15 * 60 * 1000;
 
 export class AttemptRegistry {
-  private readonly byRequest = new Map<string, { at: number; attempts: AttemptRecord[] }>();
+  private readonly byRequest = new Map<string, { at: number; failed: FailedAttempt[] }>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  begin(requestId: string, attempt: AttemptRecord): AttemptRecord {
-    if (requestId === "") return attempt;
+  /** Envoy's word on one failed attempt; attempts end in the order they ran. */
+  fail(requestId: string, attempt: FailedAttempt): void {
+    if (requestId === "") return;
     let entry = this.byRequest.get(requestId);
     if (!entry) {
-      entry = { at: this.now(), attempts: [] };
+      entry = { at: this.now(), failed: [] };
       this.byRequest.set(requestId, entry);
     }
-    entry.attempts.push(attempt);
-    return attempt;
+    entry.failed.push(attempt);
   }
 
-  /**
-   * Envoy's word on a failed attempt: goes to the earliest attempt on that backend that has no
-   * outcome yet (attempts end in the order they start, and a retry never reuses a backend
-   * while another one is left).
-   */
-  fail(requestId: string, backend: string, outcome: string): void {
-    const a = this.byRequest
-      .get(requestId)
-      ?.attempts.filter((x) => x.backend === backend && x.failure === undefined)
-      .sort((x, y) => x.attempt - y.attempt)[0];
-    if (a) a.failure = outcome;
-  }
-
-  /** Removes and returns the attempts of a finished request, in attempt order. */
-  take(requestId: string): AttemptRecord[] {
+  /** Removes and returns the failed attempts of a finished request, in the order they ran. */
+  take(requestId: string): FailedAttempt[] {
     const entry = this.byRequest.get(requestId);
     if (!entry) return [];
     this.byRequest.delete(requestId);
-    return entry.attempts.sort((a, b) => a.attempt - b.attempt);
+    return entry.failed;
   }
 
-  /** Drops requests whose log entry never came (Envoy restarted, log dropped). */
+  /** Drops requests whose own entry never came (Envoy restarted, log dropped). */
   sweep(): void {
     const cutoff = this.now() - TTL_MS;
     for (const [id, e] of this.byRequest) if (e.at < cutoff) this.byRequest.delete(id);

@@ -3,7 +3,7 @@
 // per-backend windows that /status (and latency-aware routing) read.
 import type * as grpc from "@grpc/grpc-js";
 import type { PolicyHolder } from "../extproc/server.js";
-import { buildLogLine } from "../observe/log-line.js";
+import { type AttemptOutcome, attemptOutcomes, buildLogLine } from "../observe/log-line.js";
 import type { LogWriter } from "../observe/log-writer.js";
 import type { Metrics } from "../observe/metrics.js";
 import {
@@ -37,13 +37,13 @@ export class TelemetryHub {
   onEntry(entry: PbHttpLogEntry): void {
     if (isUpstreamEntry(entry)) {
       const a = readLogEntry(entry);
-      this.attempts.fail(a.requestId, a.backend, attemptFailure(a));
+      this.attempts.fail(a.requestId, { backend: a.backend, outcome: attemptFailure(a) });
       return;
     }
     const req = readLogEntry(entry);
-    const attempts = this.attempts.take(req.requestId);
     const policy = this.holder.policy;
     const poolOf = (b: string) => this.holder.addresses.get(b);
+    const attempts = attemptOutcomes(req, this.attempts.take(req.requestId), poolOf);
     const line = buildLogLine(req, attempts, policy, poolOf);
     this.writer.write(line);
     this.record(req, line.class as string | null, line.pool as string | null, attempts);
@@ -53,7 +53,7 @@ export class TelemetryHub {
     req: FinishedRequest,
     cls: string | null,
     pool: string | null,
-    attempts: ReturnType<AttemptRegistry["take"]>,
+    attempts: readonly AttemptOutcome[],
   ) {
     const m = this.metrics;
     const status = String(req.status ?? 0);
@@ -63,10 +63,8 @@ export class TelemetryHub {
       (req.status === 413 && !req.backend ? "body_too_large" : undefined);
     if (code) m.rejections.inc({ code });
     for (const a of attempts.slice(0, -1)) {
-      m.attemptFailures.inc({
-        backend: a.backend,
-        reason: a.failure ?? "failed_before_response",
-      });
+      if (a.backend === "") continue;
+      m.attemptFailures.inc({ backend: a.backend, reason: a.outcome });
       this.windows.get(a.backend).add({ at: Date.now(), ttftMs: undefined, error: true });
     }
     if (!req.backend) return;
