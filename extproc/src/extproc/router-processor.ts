@@ -95,15 +95,16 @@ export class RouterProcessor {
       [H.maxRetries]: String(retries),
     };
     const response: CommonResponse = { clear_route_cache: true };
-    // The first attempt goes to the path's first pool: rewrite the body for it here, so the
-    // upstream filter only has to look at the headers unless an attempt lands elsewhere.
-    const first = d.path[0] === undefined ? undefined : this.policy.pools.get(d.path[0]);
+    // Attempts normally go to the path's first pool: rewrite the body for it here, and Envoy
+    // skips the upstream filter for attempts on that pool (render-xds.ts, upstreamExtProc).
+    const firstName = d.path[0];
+    const first = firstName === undefined ? undefined : this.policy.pools.get(firstName);
     const pre = first && body.length > 0 ? adaptBodyBytesWithUndo(body, first) : undefined;
     let upstream: Record<string, Json> | undefined;
-    if (pre && d.path[0] !== undefined) {
+    if (pre) {
       headers[H.contentLength] = String(pre.body.length);
       response.body_mutation = { body: pre.body };
-      upstream = { adapted_for: d.path[0], undo: { keys: pre.undo.keys, members: pre.undo.members } };
+      upstream = { adapted_for: firstName ?? null, undo: { keys: pre.undo.keys, members: pre.undo.members } };
     }
     response.header_mutation = { set_headers: setHeaders(headers) };
     const facts = ev.kind === "decided" ? ev.facts : undefined;
