@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
+import type { SimMode } from "../sim/modes.js";
 import { e2eFleet } from "./fleet.js";
 import { chat, readFixture, type Stack, startStack, waitFor } from "./harness.js";
 
@@ -64,64 +65,58 @@ describe("observability", () => {
     );
   });
 
-  it("a fallback lists every attempt with pool, backend and outcome", async () => {
-    await stack.sims.byName("ql1").setMode("refuse");
-    await stack.sims.byName("ql2").setMode("refuse");
+  /** One ai_bot request while ql1 and ql2 (qwen-large) misbehave as given: its status and log line. */
+  const withQwenLarge = async (ql1: SimMode, ql2: SimMode) => {
+    await stack.sims.byName("ql1").setMode(ql1);
+    await stack.sims.byName("ql2").setMode(ql2);
     try {
       const id = randomUUID();
       const r = await chat(stack.url, {
         headers: { "x-request-id": id, "X-Discourse-AI-Feature": "ai_bot" },
       });
-      assert.equal(r.status, 200);
-      const l = await lineFor(id);
-      assert.equal(l.pool, "deepseek-flash");
-      assert.equal(l.attempts, 3);
-      const list = l.attempt_list as { pool: string; backend: string; outcome: string }[];
-      assert.deepEqual(
-        list.map((a) => [a.pool, a.outcome]),
-        [
-          ["qwen-large", "connect_failed"],
-          ["qwen-large", "connect_failed"],
-          ["deepseek-flash", "http_200"],
-        ],
-      );
-      assert.notEqual(list[0]?.backend, list[1]?.backend, "the second attempt goes to the other backend");
-      const m = await metrics();
-      assert.ok(
-        metricValue(
-          m,
-          "switchyard_attempt_failures_total",
-          `backend="${stack.sims.byName("ql1").address}",reason="connect_failed"`,
-        ) >= 1,
-      );
+      return { status: r.status, line: await lineFor(id) };
     } finally {
       await stack.sims.byName("ql1").setMode("ok");
       await stack.sims.byName("ql2").setMode("ok");
     }
+  };
+
+  it("a fallback lists every attempt with pool, backend and outcome", async () => {
+    const { status, line: l } = await withQwenLarge("refuse", "refuse");
+    assert.equal(status, 200);
+    assert.equal(l.pool, "deepseek-flash");
+    assert.equal(l.attempts, 3);
+    const list = l.attempt_list as { pool: string; backend: string; outcome: string }[];
+    assert.deepEqual(
+      list.map((a) => [a.pool, a.outcome]),
+      [
+        ["qwen-large", "connect_failed"],
+        ["qwen-large", "connect_failed"],
+        ["deepseek-flash", "http_200"],
+      ],
+    );
+    assert.notEqual(list[0]?.backend, list[1]?.backend, "the second attempt goes to the other backend");
+    const m = await metrics();
+    assert.ok(
+      metricValue(
+        m,
+        "switchyard_attempt_failures_total",
+        `backend="${stack.sims.byName("ql1").address}",reason="connect_failed"`,
+      ) >= 1,
+    );
   });
 
   it("a retried status is listed with its code, from Envoy's per-attempt log", async () => {
-    await stack.sims.byName("ql1").setMode({ status: 503 });
-    await stack.sims.byName("ql2").setMode({ status: 429 });
-    try {
-      const id = randomUUID();
-      const r = await chat(stack.url, {
-        headers: { "x-request-id": id, "X-Discourse-AI-Feature": "ai_bot" },
-      });
-      assert.equal(r.status, 200);
-      const l = await lineFor(id);
-      const list = l.attempt_list as { pool: string; backend: string; outcome: string }[];
-      const byBackend = Object.fromEntries(list.map((a) => [a.backend, a.outcome]));
-      assert.deepEqual(byBackend, {
-        [stack.sims.byName("ql1").address]: "http_503",
-        [stack.sims.byName("ql2").address]: "http_429",
-        [l.backend as string]: "http_200",
-      });
-      assert.equal(list.at(-1)?.pool, "deepseek-flash");
-    } finally {
-      await stack.sims.byName("ql1").setMode("ok");
-      await stack.sims.byName("ql2").setMode("ok");
-    }
+    const { status, line: l } = await withQwenLarge({ status: 503 }, { status: 429 });
+    assert.equal(status, 200);
+    const list = l.attempt_list as { pool: string; backend: string; outcome: string }[];
+    const byBackend = Object.fromEntries(list.map((a) => [a.backend, a.outcome]));
+    assert.deepEqual(byBackend, {
+      [stack.sims.byName("ql1").address]: "http_503",
+      [stack.sims.byName("ql2").address]: "http_429",
+      [l.backend as string]: "http_200",
+    });
+    assert.equal(list.at(-1)?.pool, "deepseek-flash");
   });
 
   it("a rejection gets a line and is counted by code", async () => {

@@ -167,28 +167,35 @@ export function adaptBodyBytesWithUndo(raw: Buffer, pool: PoolDoc): Adapted | un
   const patch = adaptForPool(body, readBodyFacts(body, raw.length, []), pool);
   // As renderPatched: "{", untouched members in order, then the patched fields, "}".
   const setKeys = Object.keys(patch.set);
-  const touched = (k: string) => setKeys.includes(k) || patch.remove.includes(k);
-  const parts: Buffer[] = [];
-  const undone: string[] = [];
-  let sep = "";
-  for (const m of members) {
-    if (touched(m.key)) {
-      undone.push(raw.toString("utf8", m.start, m.end));
-      continue;
-    }
-    parts.push(Buffer.from(sep === "" ? "{" : ","), raw.subarray(m.start, m.end));
-    sep = ",";
-  }
-  let tail = "";
-  for (const k of setKeys) {
-    const v = toJson(patch.set[k]);
-    if (v === undefined) continue;
-    tail += `${sep === "" ? "{" : ","}${toJson(k)}:${v}`;
-    sep = ",";
-  }
-  parts.push(Buffer.from(sep === "" ? "{}" : `${tail}}`));
   const keys = [...new Set([...setKeys, ...patch.remove])];
-  return { body: Buffer.concat(parts), undo: { keys, members: undone.join(",") } };
+  const patched = setKeys.map((k) => {
+    const v = toJson(patch.set[k]);
+    return v === undefined ? "" : `${toJson(k)}:${v}`;
+  });
+  const undone = members.filter((m) => keys.includes(m.key)).map((m) => raw.toString("utf8", m.start, m.end));
+  return {
+    body: spliceMembers(raw, members, (k) => !keys.includes(k), patched),
+    undo: { keys, members: undone.join(",") },
+  };
+}
+
+/** "{", the members `keep` accepts as raw byte ranges in order, then the `extra` member texts, "}". */
+function spliceMembers(
+  raw: Buffer,
+  members: readonly ByteMember[],
+  keep: (key: string) => boolean,
+  extra: readonly string[],
+): Buffer {
+  const parts: Buffer[] = [];
+  let sep = "{";
+  for (const m of members) {
+    if (!keep(m.key)) continue;
+    parts.push(Buffer.from(sep), raw.subarray(m.start, m.end));
+    sep = ",";
+  }
+  const tail = extra.filter((e) => e !== "");
+  parts.push(Buffer.from(tail.length > 0 ? `${sep}${tail.join(",")}}` : sep === "{" ? "{}" : "}"));
+  return Buffer.concat(parts);
 }
 
 /**
@@ -199,17 +206,7 @@ export function adaptBodyBytesWithUndo(raw: Buffer, pool: PoolDoc): Adapted | un
 export function restoreBody(adapted: Buffer, undo: Undo): Buffer | undefined {
   const members = indexMemberBytes(adapted);
   if (members === undefined) return undefined;
-  const parts: Buffer[] = [];
-  let sep = "";
-  for (const m of members) {
-    if (undo.keys.includes(m.key)) continue;
-    parts.push(Buffer.from(sep === "" ? "{" : ","), adapted.subarray(m.start, m.end));
-    sep = ",";
-  }
-  if (undo.members !== "")
-    parts.push(Buffer.from(`${sep === "" ? "{" : ","}${undo.members}`), Buffer.from("}"));
-  else parts.push(Buffer.from(sep === "" ? "{}" : "}"));
-  return Buffer.concat(parts);
+  return spliceMembers(adapted, members, (k) => !undo.keys.includes(k), [undo.members]);
 }
 
 /** The undo record from dynamic metadata; undefined if it is not one. */
