@@ -24,10 +24,14 @@ export interface LatencyRow {
   b: Dist;
   addedP50: number;
   addedP99: number;
+  /** The floor (Envoy + a do-nothing grpc-js ext_proc server) and what it adds over B. */
+  f: Dist;
+  floorAddedP50: number;
+  floorAddedP99: number;
   /** Requests per second actually sent (open loop), and failures, per stack. */
-  achieved: { a: number; b: number };
-  errors: { a: number; b: number };
-  skipped: { a: number; b: number };
+  achieved: { a: number; b: number; f: number };
+  errors: { a: number; b: number; f: number };
+  skipped: { a: number; b: number; f: number };
   errorSamples: string[];
   /** Only the 2 KB rows carry the latency target. */
   met: boolean | null;
@@ -40,7 +44,10 @@ export interface ThroughputRow {
   a: number;
   b: number;
   ratio: number;
-  errors: { a: number; b: number };
+  /** The floor's throughput and its share of B: the best any grpc-js sidecar could do here. */
+  f: number;
+  floorRatio: number;
+  errors: { a: number; b: number; f: number };
   errorSamples: string[];
   met: boolean;
 }
@@ -57,6 +64,10 @@ export interface CostRow {
   /** Everything the request touched on this machine (sidecar, Envoy, sims, load generator). */
   totalACpuPer1k: number;
   totalBCpuPer1k: number;
+  /** The floor server, Envoy F and all of stack F, per 1,000 of F's requests. */
+  floorCpuPer1k: number;
+  envoyFCpuPer1k: number;
+  totalFCpuPer1k: number;
   sidecarPeakRssMb: number;
 }
 
@@ -121,6 +132,10 @@ export function formatReport(r: Report): string {
   );
   out.push("A = client → Envoy + switchyard ext_proc (router + upstream) → 2 sims");
   out.push("B = client → Envoy alone (no ext_proc, static LEAST_REQUEST cluster) → the same 2 sims");
+  out.push(
+    "F = the floor: A's Envoy config and xDS, but the ext_proc and access-log server is a do-nothing grpc-js",
+    "    process (bench/floor-extproc.ts: answers encoded once, messages never decoded, no decision, no log)",
+  );
   out.push(`sims: ${r.setup.sims}; load generator: ${r.setup.loadgen}; ${r.setup.design}`);
   out.push("");
 
@@ -140,8 +155,10 @@ export function formatReport(r: Report): string {
         "A p99",
         "+p50",
         "+p99",
-        "sent/s A|B",
-        "err A|B",
+        "F +p50",
+        "F +p99",
+        "sent/s A|B|F",
+        "err A|B|F",
         "target",
         "",
       ],
@@ -155,20 +172,25 @@ export function formatReport(r: Report): string {
         f(l.a.p99),
         signed(l.addedP50),
         signed(l.addedP99),
-        `${int(l.achieved.a)}|${int(l.achieved.b)}`,
-        `${l.errors.a + l.skipped.a}|${l.errors.b + l.skipped.b}`,
+        signed(l.floorAddedP50),
+        signed(l.floorAddedP99),
+        `${int(l.achieved.a)}|${int(l.achieved.b)}|${int(l.achieved.f)}`,
+        `${l.errors.a + l.skipped.a}|${l.errors.b + l.skipped.b}|${l.errors.f + l.skipped.f}`,
         l.met === null ? "-" : `+p50 ≤ ${TARGETS.addedP50Ms}, +p99 ≤ ${TARGETS.addedP99Ms}`,
         verdict(l.met),
       ]),
-      ["l", "l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "l", "l"],
+      ["l", "l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "l", "l"],
     ),
+  );
+  out.push(
+    "(F +p50/+p99 = the floor minus B: what the ext_proc exchange costs before switchyard does anything)",
   );
   out.push("");
 
   out.push("Maximum throughput (closed loop; successful responses per second)");
   out.push(
     table(
-      ["body", "mode", "conns", "B req/s", "A req/s", "A/B", "err A|B", "target", ""],
+      ["body", "mode", "conns", "B req/s", "A req/s", "A/B", "F req/s", "F/B", "err A|B|F", "target", ""],
       r.throughput.map((t) => [
         t.body,
         mode(t.stream),
@@ -176,11 +198,13 @@ export function formatReport(r: Report): string {
         int(t.b),
         int(t.a),
         `${f(t.ratio * 100, 1)} %`,
-        `${t.errors.a}|${t.errors.b}`,
+        int(t.f),
+        `${f(t.floorRatio * 100, 1)} %`,
+        `${t.errors.a}|${t.errors.b}|${t.errors.f}`,
         `≥ ${TARGETS.throughputRatio * 100} %`,
         verdict(t.met),
       ]),
-      ["l", "l", "r", "r", "r", "r", "r", "l", "l"],
+      ["l", "l", "r", "r", "r", "r", "r", "r", "r", "l", "l"],
     ),
   );
   out.push("");
@@ -199,6 +223,9 @@ export function formatReport(r: Report): string {
         "Envoy B s/1k",
         "all A s/1k",
         "all B s/1k",
+        "floor s/1k",
+        "Envoy F s/1k",
+        "all F s/1k",
         "sidecar peak RSS MB",
       ],
       r.cost.map((c) => [
@@ -210,14 +237,25 @@ export function formatReport(r: Report): string {
         f(c.envoyBCpuPer1k, 3),
         f(c.totalACpuPer1k, 3),
         f(c.totalBCpuPer1k, 3),
+        f(c.floorCpuPer1k, 3),
+        f(c.envoyFCpuPer1k, 3),
+        f(c.totalFCpuPer1k, 3),
         f(c.sidecarPeakRssMb, 1),
       ]),
-      ["l", "r", "r", "r", "r", "r", "r", "r", "r"],
+      ["l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
     ),
   );
   out.push(
     "(all = sidecar + Envoy + sims + load generator: on a CPU-bound machine A/B throughput ≈ all B / all A)",
   );
+  for (const c of r.cost) {
+    const free = c.totalACpuPer1k - c.sidecarCpuPer1k;
+    if (!c.phase.includes("closed") || !(free > 0)) continue;
+    out.push(
+      `${c.phase}: a sidecar that cost no CPU at all would leave A at ${f(free, 3)} s/1k, ` +
+        `so A/B ≤ ${f((100 * c.totalBCpuPer1k) / free, 1)} % here (Envoy's own ext_proc and access-log work)`,
+    );
+  }
   out.push(
     `sidecar RSS: ${f(r.sidecarStartRssMb, 1)} MB after start, ${f(r.sidecarPeakRssMb, 1)} MB peak over the whole run (VmHWM)`,
   );

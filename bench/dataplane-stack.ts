@@ -1,6 +1,8 @@
 // The processes of the data-plane bench, all on 127.0.0.1 with free ports: the simulated
 // backends (one separate process), switchyard `serve`, Envoy with switchyard's bootstrap (stack
-// A) and a second Envoy with a hand-built bootstrap straight to the same backends (B).
+// A), a second Envoy with a hand-built bootstrap straight to the same backends (B), and a third
+// Envoy with A's bootstrap and xDS pointed at a do-nothing grpc-js server (F, the floor:
+// bench/floor-extproc.ts).
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -94,9 +96,13 @@ export interface BenchStack {
   switchyard: Child;
   envoyA: Child;
   envoyB: Child;
-  /** Listener URLs: A = Envoy + switchyard, B = Envoy alone. */
+  /** The floor: Envoy F and its do-nothing ext_proc server. */
+  floor: Child;
+  envoyF: Child;
+  /** Listener URLs: A = Envoy + switchyard, B = Envoy alone, F = Envoy + the floor server. */
   urlA: string;
   urlB: string;
+  urlF: string;
   /** Envoy admin URLs of A and B. */
   adminA: string;
   adminB: string;
@@ -199,6 +205,47 @@ export function envoyAloneBootstrap(listenPort: number, adminPort: number, backe
   };
 }
 
+interface Bootstrap {
+  admin: { address: { socket_address: { port_value: number } } };
+  static_resources: {
+    listeners: { address: { socket_address: { port_value: number } } }[];
+    clusters: {
+      name: string;
+      load_assignment: {
+        endpoints: {
+          lb_endpoints: {
+            endpoint: {
+              address: { socket_address: { port_value: number } };
+              health_check_config?: { port_value: number };
+            };
+          }[];
+        }[];
+      };
+    }[];
+  };
+}
+
+/** A's bootstrap with its own listener and admin ports and the sidecar clusters pointed at the floor server. */
+function floorBootstrap(
+  b: Bootstrap,
+  p: { listenPort: number; adminPort: number; grpcPort: number; httpPort: number },
+): Bootstrap {
+  b.admin.address.socket_address.port_value = p.adminPort;
+  for (const l of b.static_resources.listeners) l.address.socket_address.port_value = p.listenPort;
+  for (const c of b.static_resources.clusters) {
+    if (c.name !== "switchyard_grpc" && c.name !== "switchyard_als") continue;
+    for (const group of c.load_assignment.endpoints) {
+      // One sidecar endpoint is enough for the floor.
+      group.lb_endpoints = group.lb_endpoints.slice(0, 1);
+      for (const e of group.lb_endpoints) {
+        e.endpoint.address.socket_address.port_value = p.grpcPort;
+        if (e.endpoint.health_check_config) e.endpoint.health_check_config.port_value = p.httpPort;
+      }
+    }
+  }
+  return b;
+}
+
 async function ok(url: string): Promise<boolean> {
   return (await fetch(url)).ok;
 }
@@ -211,7 +258,8 @@ function startEnvoy(name: string, bootstrap: string, extra: string[] = []): Chil
 export async function startBenchStack(o: BenchStackOptions): Promise<BenchStack> {
   const dir = await mkdtemp(join(tmpdir(), "switchyard-bench-"));
   const ports = async (n: number) => Promise.all(Array.from({ length: n }, freePort));
-  const [p1, p2, listenA, adminA, grpc, http, listenB, adminB] = await ports(8);
+  const [p1, p2, listenA, adminA, grpc, http, listenB, adminB, listenF, adminF, grpcF, httpF] =
+    await ports(12);
   const backends: Backend[] = [p1, p2].map((port, i) => ({
     name: `s${i + 1}`,
     port: port as number,
@@ -280,6 +328,38 @@ export async function startBenchStack(o: BenchStackOptions): Promise<BenchStack>
     started.push(envoyB);
     await waitFor("envoy B ready", () => ok(`http://127.0.0.1:${adminB}/ready`));
 
+    // Stack F: the floor server, then Envoy with A's bootstrap and xDS files pointed at it.
+    const floor = new Child(
+      "floor ext_proc server",
+      spawnWithFiles(
+        process.execPath,
+        [
+          join(ROOT, "dist", "bench", "floor-extproc.js"),
+          ...["--grpc-port", String(grpcF), "--http-port", String(httpF)],
+          ...["--cluster", "swy.bench", "--pool", "bench"],
+        ],
+        NOFILE,
+        quiet,
+      ),
+    );
+    started.push(floor);
+    await waitFor("floor server /readyz", () => ok(`http://127.0.0.1:${httpF}/readyz`));
+    const bootstrapF = join(dir, "envoy-floor.json");
+    const bootF = floorBootstrap(JSON.parse(readFileSync(bootstrapA, "utf8")), {
+      listenPort: listenF as number,
+      adminPort: adminF as number,
+      grpcPort: grpcF as number,
+      httpPort: httpF as number,
+    });
+    await writeFile(bootstrapF, JSON.stringify(bootF, null, 2));
+    const envoyF = startEnvoy("envoy F (floor)", bootstrapF);
+    started.push(envoyF);
+    await waitFor("envoy F ready with routes and clusters", async () => {
+      if (!(await ok(`http://127.0.0.1:${adminF}/ready`))) return false;
+      const clusters = await (await fetch(`http://127.0.0.1:${adminF}/clusters`)).text();
+      return clusters.includes(`switchyard_grpc::127.0.0.1:${grpcF}::health_flags::healthy`);
+    });
+
     return {
       dir,
       backends,
@@ -287,8 +367,11 @@ export async function startBenchStack(o: BenchStackOptions): Promise<BenchStack>
       switchyard,
       envoyA,
       envoyB,
+      floor,
+      envoyF,
       urlA: `http://127.0.0.1:${listenA}`,
       urlB: `http://127.0.0.1:${listenB}`,
+      urlF: `http://127.0.0.1:${listenF}`,
       adminA: `http://127.0.0.1:${adminA}`,
       adminB: `http://127.0.0.1:${adminB}`,
       sidecarUrl,

@@ -58,7 +58,8 @@ const caseKey = (c: Case) => `${c.bodyBytes / 1024}k-${c.stream ? "stream" : "js
 const ONLY = process.env.BENCH_ONLY?.split(",").map((s) => s.trim());
 const selected = (key: string) => ONLY === undefined || ONLY.includes(key);
 const RUN_CASES = CASES.filter((c) => selected(caseKey(c)));
-type Side = "a" | "b";
+type Side = "a" | "b" | "f";
+const SIDES: Side[] = ["a", "b", "f"];
 
 function dist(xs: number[]): Dist {
   const s = Float64Array.from(xs).sort();
@@ -72,10 +73,12 @@ interface Cpu {
   sidecar: number;
   envoyA: number;
   envoyB: number;
+  floor: number;
+  envoyF: number;
   /** The simulated backends and the load generator, shared by A and B. */
   shared: number;
 }
-const ZERO: Cpu = { sidecar: 0, envoyA: 0, envoyB: 0, shared: 0 };
+const ZERO: Cpu = { sidecar: 0, envoyA: 0, envoyB: 0, floor: 0, envoyF: 0, shared: 0 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 class Bench {
@@ -101,13 +104,15 @@ class Bench {
       sidecar: cpuSeconds(s.switchyard.pid),
       envoyA: cpuSeconds(s.envoyA.pid),
       envoyB: cpuSeconds(s.envoyB.pid),
+      floor: cpuSeconds(s.floor.pid),
+      envoyF: cpuSeconds(s.envoyF.pid),
       shared: cpuSeconds(s.sims.pid) + cpuSeconds(this.loadPid),
     };
   }
 
   private target(side: Side, c: Case): Target {
     return {
-      url: side === "a" ? this.stack.urlA : this.stack.urlB,
+      url: { a: this.stack.urlA, b: this.stack.urlB, f: this.stack.urlF }[side],
       bodyBytes: c.bodyBytes,
       stream: c.stream,
       model: MODEL,
@@ -142,9 +147,9 @@ class Bench {
     segment: (side: Side) => Promise<R>,
     requestsOf: (r: R) => number,
   ): Promise<Record<Side, R[]>> {
-    const results: Record<Side, R[]> = { a: [], b: [] };
-    const used = { a: { ...ZERO }, b: { ...ZERO } };
-    const requests = { a: 0, b: 0 };
+    const results: Record<Side, R[]> = { a: [], b: [], f: [] };
+    const used = { a: { ...ZERO }, b: { ...ZERO }, f: { ...ZERO } };
+    const requests = { a: 0, b: 0, f: 0 };
     this.rss.reset();
     for (const side of order) {
       const before = this.cpu();
@@ -158,6 +163,7 @@ class Bench {
     const per1k = (cpu: number, n: number) => (n > 0 ? (cpu * 1000) / n : Number.NaN);
     const a = used.a;
     const b = used.b;
+    const fl = used.f;
     this.cost.push({
       phase,
       requests: requests.a,
@@ -167,6 +173,9 @@ class Bench {
       envoyBCpuPer1k: per1k(b.envoyB, requests.b),
       totalACpuPer1k: per1k(a.sidecar + a.envoyA + a.shared, requests.a),
       totalBCpuPer1k: per1k(b.envoyB + b.shared, requests.b),
+      floorCpuPer1k: per1k(fl.floor, requests.f),
+      envoyFCpuPer1k: per1k(fl.envoyF, requests.f),
+      totalFCpuPer1k: per1k(fl.floor + fl.envoyF + fl.shared, requests.f),
       sidecarPeakRssMb: this.rss.peak(this.stack.switchyard.pid),
     });
     return results;
@@ -174,16 +183,16 @@ class Bench {
 
   async warmUp(): Promise<void> {
     for (const c of [CASES[0], CASES[3]] as Case[]) {
-      for (const side of ["a", "b"] as Side[]) {
+      for (const side of SIDES) {
         await this.load.closed({ ...this.target(side, c), concurrency: 8, durationMs: 1_500 });
       }
     }
   }
 
   async latency(c: Case, i: number): Promise<LatencyRow[]> {
-    for (const side of ["a", "b"] as Side[])
+    for (const side of SIDES)
       await this.load.open({ ...this.target(side, c), rate: RATE, durationMs: WARM_MS });
-    const order: Side[] = i % 2 === 0 ? ["b", "a", "a", "b"] : ["a", "b", "b", "a"];
+    const order: Side[] = i % 2 === 0 ? ["b", "a", "f", "f", "a", "b"] : ["a", "f", "b", "b", "f", "a"];
     const res = await this.interleaved(
       `${c.label} ${c.stream ? "stream" : "json"}, ${RATE}/s`,
       order,
@@ -207,8 +216,9 @@ class Bench {
     };
     const a = merged("a");
     const b = merged("b");
+    const fl = merged("f");
     const seconds = (2 * SEGMENT_MS) / 1000;
-    const row = (metric: "end" | "first byte", da: Dist, db: Dist): LatencyRow => {
+    const row = (metric: "end" | "first byte", da: Dist, db: Dist, df: Dist): LatencyRow => {
       const addedP50 = da.p50 - db.p50;
       const addedP99 = da.p99 - db.p99;
       const has = c.bodyBytes <= 2048;
@@ -220,25 +230,28 @@ class Bench {
         b: db,
         addedP50,
         addedP99,
-        achieved: { a: a.sent / seconds, b: b.sent / seconds },
-        errors: { a: a.errors, b: b.errors },
-        skipped: { a: a.skipped, b: b.skipped },
-        errorSamples: [...new Set([...a.samples, ...b.samples])],
+        f: df,
+        floorAddedP50: df.p50 - db.p50,
+        floorAddedP99: df.p99 - db.p99,
+        achieved: { a: a.sent / seconds, b: b.sent / seconds, f: fl.sent / seconds },
+        errors: { a: a.errors, b: b.errors, f: fl.errors },
+        skipped: { a: a.skipped, b: b.skipped, f: fl.skipped },
+        errorSamples: [...new Set([...a.samples, ...b.samples, ...fl.samples])],
         met: has
           ? addedP50 <= TARGETS.addedP50Ms && addedP99 <= TARGETS.addedP99Ms && a.errors + a.skipped === 0
           : null,
       };
     };
-    const rows = [row("end", dist(a.end), dist(b.end))];
-    if (c.stream) rows.unshift(row("first byte", dist(a.first), dist(b.first)));
+    const rows = [row("end", dist(a.end), dist(b.end), dist(fl.end))];
+    if (c.stream) rows.unshift(row("first byte", dist(a.first), dist(b.first), dist(fl.first)));
     return rows;
   }
 
   async throughput(c: Case, i: number): Promise<ThroughputRow> {
-    for (const side of ["a", "b"] as Side[]) {
+    for (const side of SIDES) {
       await this.load.closed({ ...this.target(side, c), concurrency: CONCURRENCY, durationMs: WARM_MS });
     }
-    const order: Side[] = i % 2 === 0 ? ["a", "b", "b", "a"] : ["b", "a", "a", "b"];
+    const order: Side[] = i % 2 === 0 ? ["a", "b", "f", "f", "b", "a"] : ["b", "f", "a", "a", "f", "b"];
     const res = await this.interleaved(
       `${c.label} ${c.stream ? "stream" : "json"}, closed ${CONCURRENCY}`,
       order,
@@ -251,6 +264,7 @@ class Bench {
     const errs = (side: Side) => res[side].reduce((n, r) => n + r.errors, 0);
     const a = rate("a");
     const b = rate("b");
+    const fl = rate("f");
     return {
       body: c.label,
       stream: c.stream,
@@ -258,8 +272,10 @@ class Bench {
       a,
       b,
       ratio: a / b,
-      errors: { a: errs("a"), b: errs("b") },
-      errorSamples: [...new Set([...res.a, ...res.b].flatMap((r) => r.errorSamples))],
+      f: fl,
+      floorRatio: fl / b,
+      errors: { a: errs("a"), b: errs("b"), f: errs("f") },
+      errorSamples: [...new Set([...res.a, ...res.b, ...res.f].flatMap((r) => r.errorSamples))],
       met: a / b >= TARGETS.throughputRatio && errs("a") === 0,
     };
   }
@@ -318,7 +334,7 @@ class Bench {
 
   /** One request through each stack, to fail early and loudly on a broken setup. */
   async smoke(): Promise<void> {
-    for (const side of ["a", "b"] as Side[]) {
+    for (const side of SIDES) {
       const r = await this.load.open({ ...this.target(side, CASES[0] as Case), rate: 10, durationMs: 300 });
       if (r.ok !== r.sent || r.sent === 0)
         throw new Error(`stack ${side.toUpperCase()} fails: ${r.errorSamples.join(" | ")}`);
