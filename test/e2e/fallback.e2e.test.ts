@@ -96,6 +96,35 @@ describe("fallback: a pool whose backends are all down", () => {
     assertDeepSeekBody(attempts[0]?.body ?? {}, "deepseek attempt");
   });
 
+  it("a body qwen-large takes as it is reaches it untouched; on a fallback DeepSeek still gets its model name", async () => {
+    const s = stack();
+    const asIs = (tag: string) => taggedBody(tag, { model: QWEN_LARGE_MODEL, seed: 7 });
+    const upstreamStreams = async () =>
+      (await envoyStats(s, `${FRONTIER_CLUSTER}.ext_proc.streams_started$`))[
+        `cluster.${FRONTIER_CLUSTER}.ext_proc.streams_started`
+      ] ?? 0;
+    const before = await upstreamStreams();
+    const direct = await post(s.url, { headers: AI_BOT, body: asIs("as-is") });
+    assert.equal(direct.status, 200, `${direct.body}\n${s.logs()}`);
+    const [first] = attemptsFor(s, "as-is");
+    assert.match(first?.backend ?? "", /^ql[12]$/);
+    assert.deepEqual(first?.body, asIs("as-is"), "the client's body, unchanged");
+    // A rewrite would have moved the patched "model" member to the end.
+    assert.deepEqual(Object.keys(first?.body ?? {}), Object.keys(asIs("as-is")), "not re-spliced");
+    assert.equal(
+      first?.request.headers["content-length"],
+      String(Buffer.byteLength(JSON.stringify(asIs("as-is")))),
+    );
+    assert.equal((await upstreamStreams()) - before, 0, "no upstream ext_proc stream for the router's pool");
+
+    await Promise.all(POOLS.qwenLarge.map((n) => s.sims.byName(n).setMode("refuse")));
+    const fallback = await post(s.url, { headers: AI_BOT, body: asIs("as-is-fallback") });
+    assert.equal(fallback.status, 200, `${fallback.body}\n${s.logs()}`);
+    const [served] = attemptsFor(s, "as-is-fallback");
+    assert.match(served?.backend ?? "", /^ds[12]$/);
+    assert.deepEqual(served?.body, { ...asIs("as-is-fallback"), model: DEEPSEEK_MODEL });
+  });
+
   it("reset before response headers on both qwen-large backends → each tried once, then deepseek-flash", async () => {
     const s = stack();
     await Promise.all(POOLS.qwenLarge.map((n) => s.sims.byName(n).setMode("reset")));

@@ -146,6 +146,48 @@ describe("restoreBody: a later attempt on another pool", () => {
     );
   });
 
+  test("a body the pool takes as it is: the client's own bytes, an empty undo, and it restores to itself", () => {
+    const pool = makePool({ adapter: "passthrough" });
+    const raw = Buffer.from(
+      `{ "messages": [], "model": ${JSON.stringify(pool.served_model)}, "stream": true }`,
+    );
+    const pre = adaptBodyBytesWithUndo(raw, pool);
+    assert.ok(pre);
+    assert.equal(pre.unchanged, true);
+    assert.equal(pre.body, raw);
+    assert.deepEqual(pre.undo, { keys: [], members: "" });
+    assert.deepEqual(
+      JSON.parse(restoreBody(pre.body, pre.undo)?.toString() ?? ""),
+      JSON.parse(raw.toString()),
+    );
+  });
+
+  test("unchanged only when every set field already has that value and every removed field is absent", () => {
+    const cases: [string, PoolDoc, string, boolean][] = [
+      ["other model", makePool({ adapter: "passthrough" }), '{"model":"client-name","messages":[]}', false],
+      [
+        "strip drops reasoning_effort",
+        makePool({ adapter: "strip" }),
+        '{"model":"M","reasoning_effort":"low"}',
+        false,
+      ],
+      ["strip, nothing to drop", makePool({ adapter: "strip" }), '{"model":"M","messages":[]}', true],
+      [
+        "qwen3 adds the template switch",
+        makePool({ adapter: "qwen3", effort_budgets: { high: 64 } }),
+        '{"model":"M","reasoning_effort":"high"}',
+        false,
+      ],
+    ];
+    for (const [label, pool, text, unchanged] of cases) {
+      const body = text.replace('"M"', JSON.stringify(pool.served_model));
+      const pre = adaptBodyBytesWithUndo(Buffer.from(body), pool);
+      assert.ok(pre, label);
+      assert.equal(pre.unchanged, unchanged, `${label}: ${pre.body.toString()}`);
+      if (!unchanged) assert.notDeepEqual(JSON.parse(pre.body.toString()), JSON.parse(body), label);
+    }
+  });
+
   test("undoFrom refuses anything but {keys: string[], members: string}", () => {
     for (const bad of [
       undefined,

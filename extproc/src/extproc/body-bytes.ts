@@ -140,12 +140,19 @@ export interface Undo {
 export interface Adapted {
   body: Buffer;
   undo: Undo;
+  /**
+   * True when the pool wants exactly what the client sent (every field the adapter sets already
+   * has that value, every field it removes is absent): `body` is then the client's own bytes and
+   * the undo record is empty, so the router sends no body back to Envoy at all.
+   */
+  unchanged: boolean;
 }
 
 /**
  * The body for `pool`, or undefined when the bytes do not suit this route (not valid UTF-8,
  * not an object, a member that does not parse): the caller then takes the text route, which
- * gives the same bytes for every body this one accepts.
+ * gives the same bytes for every body this one accepts, except a body the pool takes as it is,
+ * which comes back as the client's own bytes.
  */
 export function adaptBodyBytes(raw: Buffer, pool: PoolDoc): Buffer | undefined {
   return adaptBodyBytesWithUndo(raw, pool)?.body;
@@ -165,6 +172,8 @@ export function adaptBodyBytesWithUndo(raw: Buffer, pool: PoolDoc): Adapted | un
     return undefined;
   }
   const patch = adaptForPool(body, readBodyFacts(body, raw.length, []), pool);
+  if (isNoOp(body, patch.set, patch.remove))
+    return { body: raw, undo: { keys: [], members: "" }, unchanged: true };
   // As renderPatched: "{", untouched members in order, then the patched fields, "}".
   const setKeys = Object.keys(patch.set);
   const keys = [...new Set([...setKeys, ...patch.remove])];
@@ -176,7 +185,19 @@ export function adaptBodyBytesWithUndo(raw: Buffer, pool: PoolDoc): Adapted | un
   return {
     body: spliceMembers(raw, members, (k) => !keys.includes(k), patched),
     undo: { keys, members: undone.join(",") },
+    unchanged: false,
   };
+}
+
+/** The client's settings already are what the patch writes (compared as JSON text). */
+function isNoOp(body: ChatBody, set: Record<string, unknown>, remove: readonly string[]): boolean {
+  const has = (k: string) => Object.hasOwn(body, k);
+  for (const k of remove) if (has(k)) return false;
+  for (const [k, v] of Object.entries(set)) {
+    if (v === undefined ? has(k) : !has(k) || toJson((body as Record<string, unknown>)[k]) !== toJson(v))
+      return false;
+  }
+  return true;
 }
 
 /** "{", the members `keep` accepts as raw byte ranges in order, then the `extra` member texts, "}". */

@@ -102,8 +102,11 @@ export class RouterProcessor {
     const pre = first && body.length > 0 ? adaptBodyBytesWithUndo(body, first) : undefined;
     let upstream: Record<string, Json> | undefined;
     if (pre) {
-      headers[H.contentLength] = String(pre.body.length);
-      response.body_mutation = { body: pre.body };
+      // A body the pool takes as it is goes on untouched: nothing to send back to Envoy.
+      if (!pre.unchanged) {
+        headers[H.contentLength] = String(pre.body.length);
+        response.body_mutation = { body: pre.body };
+      }
       upstream = { adapted_for: firstName ?? null, undo: { keys: pre.undo.keys, members: pre.undo.members } };
     }
     response.header_mutation = { set_headers: setHeaders(headers) };
