@@ -137,6 +137,7 @@ export function formatReport(r: Report): string {
     "    process (bench/floor-extproc.ts: answers encoded once, messages never decoded, no decision, no log)",
   );
   out.push(`sims: ${r.setup.sims}; load generator: ${r.setup.loadgen}; ${r.setup.design}`);
+  out.push(`model: ${r.setup.clientModel}`);
   out.push("");
 
   out.push(

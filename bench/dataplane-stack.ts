@@ -14,6 +14,12 @@ import { envoyBin, freePort, ROOT, waitFor } from "../test/e2e/harness.js";
 import type { SimOptions } from "../test/sim/types.js";
 
 export const MODEL = "bench-model";
+/**
+ * The name the bench's client sends by default: the sims also serve it (vLLM takes several
+ * --served-model-name values), so B and F pass it through while switchyard rewrites it to MODEL,
+ * the pool's served_model, as it would for a client that names models its own way.
+ */
+export const CLIENT_MODEL = "bench-client-model";
 const T = "type.googleapis.com/";
 const LOG_CHUNKS = 400;
 
@@ -277,6 +283,7 @@ export async function startBenchStack(o: BenchStackOptions): Promise<BenchStack>
     const fleet: SimOptions[] = backends.map((b) => ({
       name: b.name,
       servedModel: MODEL,
+      aliases: [CLIENT_MODEL],
       host: "127.0.0.1",
       port: b.port,
       ...o.timing,

@@ -7,7 +7,10 @@
 // generator (bench/load.ts, forked) each run apart; the machine's cores are shared by all.
 // Env knobs: BENCH_CPU_PROF=1 writes a switchyard CPU profile to .run/prof/;
 // BENCH_SEGMENT_MS, BENCH_RATE, BENCH_CONCURRENCY, BENCH_HOLD_STREAMS override the defaults;
-// BENCH_ONLY (comma list of 2k-json, 2k-stream, 256k-json, 256k-stream, hold) runs a subset.
+// BENCH_ONLY (comma list of 2k-json, 2k-stream, 256k-json, 256k-stream, hold) runs a subset;
+// BENCH_CLIENT_MODEL=served makes the client send the pool's served name, so switchyard's body
+// rewrite has nothing to change (by default the client sends another name and every request is
+// rewritten).
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ROOT } from "../test/e2e/harness.js";
@@ -27,6 +30,7 @@ import {
   type BenchStack,
   Child,
   envoyCounters,
+  CLIENT_MODEL,
   MODEL,
   setSimTiming,
   simOpen,
@@ -55,6 +59,7 @@ const CASES = [
 ];
 type Case = (typeof CASES)[number];
 const caseKey = (c: Case) => `${c.bodyBytes / 1024}k-${c.stream ? "stream" : "json"}`;
+const SENT_MODEL = process.env.BENCH_CLIENT_MODEL === "served" ? MODEL : CLIENT_MODEL;
 const ONLY = process.env.BENCH_ONLY?.split(",").map((s) => s.trim());
 const selected = (key: string) => ONLY === undefined || ONLY.includes(key);
 const RUN_CASES = CASES.filter((c) => selected(caseKey(c)));
@@ -115,7 +120,7 @@ class Bench {
       url: { a: this.stack.urlA, b: this.stack.urlB, f: this.stack.urlF }[side],
       bodyBytes: c.bodyBytes,
       stream: c.stream,
-      model: MODEL,
+      model: SENT_MODEL,
     };
   }
 
@@ -288,7 +293,7 @@ class Bench {
       url: s.urlA,
       bodyBytes: 2048,
       stream: true,
-      model: MODEL,
+      model: SENT_MODEL,
       count: HOLD_STREAMS,
       perSec: HOLD_RAMP_PER_S,
       timeoutMs: 40_000,
@@ -424,6 +429,10 @@ async function main(): Promise<number> {
       sims: `1 process, 2 backends, ttft ${FAST.ttftMs} ms, ${FAST.tokens} tokens at once, maxRecorded 100`,
       holdSims: `ttft ${SLOW.ttftMs} ms, ${SLOW.tokensPerSec} token/s, ${SLOW.tokens} tokens, opened at ${HOLD_RAMP_PER_S}/s`,
       loadgen: "1 forked node process, node:http keep-alive Agent",
+      clientModel:
+        SENT_MODEL === MODEL
+          ? `the client sends the served name "${MODEL}": switchyard's body rewrite has nothing to change`
+          : `the client sends "${SENT_MODEL}": switchyard rewrites every body to the served name "${MODEL}"`,
       design: `each measurement = 2 × ${SEGMENT_MS / 1000} s per stack, A/B interleaved, after a ${WARM_MS / 1000} s warm-up`,
       rate: RATE,
       concurrency: CONCURRENCY,

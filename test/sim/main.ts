@@ -1,6 +1,6 @@
 // CLI for the simulated vLLM backend, for the local demo stack and out-of-process tests.
 //
-//   node dist/test/sim/main.js --name a --model qwen-small --port 8001 \
+//   node dist/test/sim/main.js --name a --model qwen-small [--model alias ...] --port 8001 \
 //     [--host 127.0.0.1] [--ttft-ms 20] [--tokens-per-sec 200] [--tokens 16] [--mode ok]
 //     [--max-model-len 32768] [--early-headers] [--keep-alive-ms 65000]
 //   node dist/test/sim/main.js --fleet fleet.json      # JSON array of SimOptions
@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import { parseMode, type SimBackend, type SimOptions, startSimFleet } from "./sim-backend.js";
 
 const USAGE =
-  "usage: main.js --name NAME --model SERVED_MODEL [--port 0] [--host 127.0.0.1] [--ttft-ms 20]\n" +
+  "usage: main.js --name NAME --model SERVED_MODEL [--model ALIAS ...] [--port 0] [--host 127.0.0.1] [--ttft-ms 20]\n" +
   "         [--tokens-per-sec 200] [--tokens 16] [--mode ok] [--max-model-len 32768] [--early-headers]\n" +
   "         [--keep-alive-ms 65000]\n" +
   "       main.js --fleet FILE.json";
@@ -35,7 +35,8 @@ function fromArgs(argv: string[]): SimOptions[] {
     args: argv,
     options: {
       name: { type: "string" },
-      model: { type: "string" },
+      // Repeatable, like vLLM's --served-model-name: the first names the responses.
+      model: { type: "string", multiple: true },
       host: { type: "string" },
       port: { type: "string" },
       "ttft-ms": { type: "string" },
@@ -54,13 +55,15 @@ function fromArgs(argv: string[]): SimOptions[] {
     process.exit(0);
   }
   if (values.fleet !== undefined) return fromFleetFile(values.fleet);
-  if (!values.name || !values.model) fail("--name and --model are required (or --fleet)");
+  const [served, ...aliases] = values.model ?? [];
+  if (!values.name || !served) fail("--name and --model are required (or --fleet)");
   const mode = values.mode === undefined ? "ok" : parseMode(values.mode);
   if (mode === undefined) fail(`unknown --mode ${values.mode}`);
   return [
     {
       name: values.name,
-      servedModel: values.model,
+      servedModel: served,
+      aliases,
       host: values.host,
       port: num("port", values.port),
       ttftMs: num("ttft-ms", values["ttft-ms"]),
@@ -87,6 +90,8 @@ function fromFleetFile(file: string): SimOptions[] {
     if (typeof spec.name !== "string" || typeof spec.servedModel !== "string") {
       fail(`fleet entry ${i} needs string "name" and "servedModel"`);
     }
+    if (spec.aliases !== undefined && !(Array.isArray(spec.aliases) && spec.aliases.every((a) => typeof a === "string")))
+      fail(`fleet entry ${i} (${spec.name}): "aliases" must be an array of strings`);
     // Modes may be written in either spelling in the file; normalise to the object form.
     const mode = spec.mode === undefined ? "ok" : parseMode(spec.mode);
     if (mode === undefined)

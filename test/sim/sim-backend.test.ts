@@ -172,6 +172,36 @@ describe("sim backend: responses", () => {
   });
 });
 
+test("aliases: every served name is accepted and listed, responses name the first (vLLM --served-model-name a b)", async () => {
+  const sim = await startSimBackend({
+    name: "multi",
+    servedModel: "m1",
+    aliases: ["client-name"],
+    ttftMs: 0,
+    tokensPerSec: 0,
+  });
+  try {
+    const r = await exchange(sim.port, {
+      path: "/v1/chat/completions",
+      body: { ...CHAT, model: "client-name" },
+    });
+    assert.equal(r.status, 200);
+    assert.equal(JSON.parse(r.body).model, "m1");
+    const other = await exchange(sim.port, { path: "/v1/chat/completions", body: { ...CHAT, model: "m2" } });
+    assert.equal(other.status, 404);
+    const list = JSON.parse((await exchange(sim.port, { path: "/v1/models" })).body);
+    assert.deepEqual(
+      list.data.map((c: { id: string; root: string }) => [c.id, c.root]),
+      [
+        ["m1", "m1"],
+        ["client-name", "m1"],
+      ],
+    );
+  } finally {
+    await sim.close();
+  }
+});
+
 describe("sim backend: recording, timing, control", () => {
   test("records requests with parsed bodies, and clears them in place", async () => {
     const sim = await startSimBackend({ name: "rec", servedModel: "m1", ttftMs: 0, tokensPerSec: 0 });

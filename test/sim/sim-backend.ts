@@ -69,6 +69,7 @@ function headerValue(h: string | string[] | undefined): string | undefined {
 class Sim implements SimBackend {
   readonly name: string;
   readonly servedModel: string;
+  readonly aliases: readonly string[];
   readonly received: RecordedRequest[] = [];
   port = 0;
   private readonly host: string;
@@ -89,6 +90,7 @@ class Sim implements SimBackend {
   constructor(opts: SimOptions) {
     this.name = opts.name;
     this.servedModel = opts.servedModel;
+    this.aliases = opts.aliases ?? [];
     this.host = opts.host ?? "127.0.0.1";
     this.timing = { ttftMs: 20, tokensPerSec: 200, tokens: 16 };
     this.setTiming(opts);
@@ -236,7 +238,7 @@ class Sim implements SimBackend {
     if (endpoint !== undefined && req.method === "POST") {
       this.generate(req, res, endpoint, json);
     } else if (path === "/v1/models" && req.method === "GET") {
-      sendJson(res, 200, modelList(this.servedModel, this.maxModelLen));
+      sendJson(res, 200, modelList([this.servedModel, ...this.aliases], this.maxModelLen));
     } else if (endpoint !== undefined || path === "/v1/models") {
       sendJson(res, 405, '{"detail":"Method Not Allowed"}');
     } else {
@@ -268,6 +270,7 @@ class Sim implements SimBackend {
       contentType: headerValue(req.headers["content-type"]),
       json,
       servedModel: this.servedModel,
+      aliases: this.aliases,
       configuredTokens: timing.tokens,
       maxModelLen: this.maxModelLen,
     });

@@ -142,7 +142,8 @@ export function fullResponse(a: FullResponseArgs): string {
 }
 
 /** vLLM's ModelList for a single served model (no LoRA adapters). */
-export function modelList(servedModel: string, maxModelLen: number): string {
+/** /v1/models: one card per served name, the first being the model's own. */
+export function modelList(names: readonly string[], maxModelLen: number): string {
   const created = Math.floor(Date.now() / 1000);
   const permission = {
     id: `modelperm-${randomUUID().replaceAll("-", "")}`,
@@ -158,16 +159,16 @@ export function modelList(servedModel: string, maxModelLen: number): string {
     group: null,
     is_blocking: false,
   };
-  const card = {
-    id: servedModel,
+  const cards = names.map((id) => ({
+    id,
     object: "model",
     created,
     owned_by: "vllm",
-    // vLLM reports the model path here; the sim has none, so it repeats the served name.
-    root: servedModel,
+    // vLLM reports the model path here; the sim has none, so it repeats the first served name.
+    root: names[0],
     parent: null,
     max_model_len: maxModelLen,
     permission: [permission],
-  };
-  return JSON.stringify({ object: "list", data: [card] });
+  }));
+  return JSON.stringify({ object: "list", data: cards });
 }

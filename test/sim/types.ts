@@ -15,8 +15,13 @@ export interface SimTiming {
 export interface SimOptions extends SimTiming {
   /** Echoed in the `x-sim-backend` response header. */
   name: string;
-  /** vLLM's --served-model-name: the only accepted `model` value. */
+  /** vLLM's --served-model-name: the accepted `model` value, and the name responses carry. */
   servedModel: string;
+  /**
+   * Further --served-model-name values (vLLM takes several): also accepted as `model`, and
+   * listed by /v1/models; responses still name servedModel, as vLLM names the first.
+   */
+  aliases?: string[];
   host?: string;
   /** 0 (default) picks a free port. */
   port?: number;

@@ -23,6 +23,8 @@ export interface ValidateInput {
   /** Parsed JSON, or undefined when the body was not valid JSON. */
   json: unknown;
   servedModel: string;
+  /** Further accepted names (vLLM's extra --served-model-name values). */
+  aliases?: readonly string[];
   configuredTokens: number;
   maxModelLen: number;
 }
@@ -69,7 +71,12 @@ export function validateRequest(input: ValidateInput): Validation {
   }
   // An absent or empty model means "the served model" in vLLM; only a different name is a 404.
   const model = body.model;
-  if (typeof model === "string" && model !== "" && model !== input.servedModel) {
+  if (
+    typeof model === "string" &&
+    model !== "" &&
+    model !== input.servedModel &&
+    !(input.aliases ?? []).includes(model)
+  ) {
     return {
       ok: false,
       status: 404,
