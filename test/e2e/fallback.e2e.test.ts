@@ -28,6 +28,12 @@ const QWEN_LARGE_MODEL = "Qwen/Qwen3-VL-235B-A22B-Instruct";
 const DEEPSEEK_MODEL = "deepseek-ai/DeepSeek-V4-Flash";
 const FRONTIER_CLUSTER = "swy.qwen-large.deepseek-flash.qwen-small";
 
+/** Upstream ext_proc streams Envoy opened for attempts on the frontier path cluster. */
+async function upstreamStreamsStarted(s: Parameters<typeof envoyStats>[0]): Promise<number> {
+  const stat = `${FRONTIER_CLUSTER}.ext_proc.streams_started`;
+  return (await envoyStats(s, `${stat}$`))[`cluster.${stat}`] ?? 0;
+}
+
 const defaultStack = async () => ({ policy: await readFixture("e2e-policy.yml"), sims: e2eFleet() });
 
 /** A body with reasoning, so the qwen3 and deepseek adapters each leave their own marks. */
@@ -99,10 +105,7 @@ describe("fallback: a pool whose backends are all down", () => {
   it("a body qwen-large takes as it is reaches it untouched; on a fallback DeepSeek still gets its model name", async () => {
     const s = stack();
     const asIs = (tag: string) => taggedBody(tag, { model: QWEN_LARGE_MODEL, seed: 7 });
-    const upstreamStreams = async () =>
-      (await envoyStats(s, `${FRONTIER_CLUSTER}.ext_proc.streams_started$`))[
-        `cluster.${FRONTIER_CLUSTER}.ext_proc.streams_started`
-      ] ?? 0;
+    const upstreamStreams = () => upstreamStreamsStarted(s);
     const before = await upstreamStreams();
     const direct = await post(s.url, { headers: AI_BOT, body: asIs("as-is") });
     assert.equal(direct.status, 200, `${direct.body}\n${s.logs()}`);
@@ -207,10 +210,7 @@ describe("fallback: every attempt gets a body adapted for its own pool", () => {
   it("qwen-large 503, 503 → deepseek-flash: qwen3 bodies to the qwen backends, a DeepSeek body to DeepSeek", async () => {
     const s = stack();
     await Promise.all(POOLS.qwenLarge.map((n) => s.sims.byName(n).setMode({ status: 503 })));
-    const upstreamStreams = async () =>
-      (await envoyStats(s, `${FRONTIER_CLUSTER}.ext_proc.streams_started$`))[
-        `cluster.${FRONTIER_CLUSTER}.ext_proc.streams_started`
-      ] ?? 0;
+    const upstreamStreams = () => upstreamStreamsStarted(s);
     const before = await upstreamStreams();
     const r = await post(s.url, { headers: AI_BOT, body: reasoningBody("adapt") });
     assert.equal(r.status, 200, `${r.body}\n${s.logs()}`);

@@ -90,7 +90,10 @@ function fromFleetFile(file: string): SimOptions[] {
     if (typeof spec.name !== "string" || typeof spec.servedModel !== "string") {
       fail(`fleet entry ${i} needs string "name" and "servedModel"`);
     }
-    if (spec.aliases !== undefined && !(Array.isArray(spec.aliases) && spec.aliases.every((a) => typeof a === "string")))
+    if (
+      spec.aliases !== undefined &&
+      !(Array.isArray(spec.aliases) && spec.aliases.every((a) => typeof a === "string"))
+    )
       fail(`fleet entry ${i} (${spec.name}): "aliases" must be an array of strings`);
     // Modes may be written in either spelling in the file; normalise to the object form.
     const mode = spec.mode === undefined ? "ok" : parseMode(spec.mode);
