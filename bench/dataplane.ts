@@ -29,8 +29,8 @@ import {
 import {
   type BenchStack,
   Child,
-  envoyCounters,
   CLIENT_MODEL,
+  envoyCounters,
   MODEL,
   setSimTiming,
   simOpen,
