@@ -54,6 +54,8 @@ export interface ThroughputRow {
 
 export interface CostRow {
   phase: string;
+  /** A closed-loop (throughput) phase: the machine is CPU-bound, so CPU shares bound A/B. */
+  closedLoop: boolean;
   /** Requests stack A completed in the phase. */
   requests: number;
   sidecarCpuS: number;
@@ -251,7 +253,7 @@ export function formatReport(r: Report): string {
   );
   for (const c of r.cost) {
     const free = c.totalACpuPer1k - c.sidecarCpuPer1k;
-    if (!c.phase.includes("closed") || !(free > 0)) continue;
+    if (!c.closedLoop || !(free > 0)) continue;
     out.push(
       `${c.phase}: a sidecar that cost no CPU at all would leave A at ${f(free, 3)} s/1k, ` +
         `so A/B ≤ ${f((100 * c.totalBCpuPer1k) / free, 1)} % here (Envoy's own ext_proc and access-log work)`,

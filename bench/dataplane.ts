@@ -65,6 +65,8 @@ const selected = (key: string) => ONLY === undefined || ONLY.includes(key);
 const RUN_CASES = CASES.filter((c) => selected(caseKey(c)));
 type Side = "a" | "b" | "f";
 const SIDES: Side[] = ["a", "b", "f"];
+/** One value per stack. */
+const bySide = <T>(f: (side: Side) => T): Record<Side, T> => ({ a: f("a"), b: f("b"), f: f("f") });
 
 function dist(xs: number[]): Dist {
   const s = Float64Array.from(xs).sort();
@@ -145,16 +147,17 @@ class Bench {
     await sleep(200);
   }
 
-  /** Runs `segment` for each side in an A B B A / B A A B order, accounting CPU per side. */
+  /** Runs `segment` for each side in the given interleaved order (each side twice), accounting CPU per side. */
   private async interleaved<R>(
     phase: string,
+    closedLoop: boolean,
     order: Side[],
     segment: (side: Side) => Promise<R>,
     requestsOf: (r: R) => number,
   ): Promise<Record<Side, R[]>> {
-    const results: Record<Side, R[]> = { a: [], b: [], f: [] };
-    const used = { a: { ...ZERO }, b: { ...ZERO }, f: { ...ZERO } };
-    const requests = { a: 0, b: 0, f: 0 };
+    const results = bySide((): R[] => []);
+    const used = bySide(() => ({ ...ZERO }));
+    const requests = bySide(() => 0);
     this.rss.reset();
     for (const side of order) {
       const before = this.cpu();
@@ -171,6 +174,7 @@ class Bench {
     const fl = used.f;
     this.cost.push({
       phase,
+      closedLoop,
       requests: requests.a,
       sidecarCpuS: a.sidecar,
       sidecarCpuPer1k: per1k(a.sidecar, requests.a),
@@ -200,6 +204,7 @@ class Bench {
     const order: Side[] = i % 2 === 0 ? ["b", "a", "f", "f", "a", "b"] : ["a", "f", "b", "b", "f", "a"];
     const res = await this.interleaved(
       `${c.label} ${c.stream ? "stream" : "json"}, ${RATE}/s`,
+      false,
       order,
       async (side) => {
         const r = await this.load.open({ ...this.target(side, c), rate: RATE, durationMs: SEGMENT_MS });
@@ -219,9 +224,8 @@ class Bench {
         samples: rs.flatMap((r) => r.errorSamples),
       };
     };
-    const a = merged("a");
-    const b = merged("b");
-    const fl = merged("f");
+    const m = bySide(merged);
+    const { a, b, f: fl } = m;
     const seconds = (2 * SEGMENT_MS) / 1000;
     const row = (metric: "end" | "first byte", da: Dist, db: Dist, df: Dist): LatencyRow => {
       const addedP50 = da.p50 - db.p50;
@@ -238,10 +242,10 @@ class Bench {
         f: df,
         floorAddedP50: df.p50 - db.p50,
         floorAddedP99: df.p99 - db.p99,
-        achieved: { a: a.sent / seconds, b: b.sent / seconds, f: fl.sent / seconds },
-        errors: { a: a.errors, b: b.errors, f: fl.errors },
-        skipped: { a: a.skipped, b: b.skipped, f: fl.skipped },
-        errorSamples: [...new Set([...a.samples, ...b.samples, ...fl.samples])],
+        achieved: bySide((s) => m[s].sent / seconds),
+        errors: bySide((s) => m[s].errors),
+        skipped: bySide((s) => m[s].skipped),
+        errorSamples: [...new Set(SIDES.flatMap((s) => m[s].samples))],
         met: has
           ? addedP50 <= TARGETS.addedP50Ms && addedP99 <= TARGETS.addedP99Ms && a.errors + a.skipped === 0
           : null,
@@ -259,6 +263,7 @@ class Bench {
     const order: Side[] = i % 2 === 0 ? ["a", "b", "f", "f", "b", "a"] : ["b", "f", "a", "a", "f", "b"];
     const res = await this.interleaved(
       `${c.label} ${c.stream ? "stream" : "json"}, closed ${CONCURRENCY}`,
+      true,
       order,
       (side) =>
         this.load.closed({ ...this.target(side, c), concurrency: CONCURRENCY, durationMs: SEGMENT_MS }),
@@ -279,8 +284,8 @@ class Bench {
       ratio: a / b,
       f: fl,
       floorRatio: fl / b,
-      errors: { a: errs("a"), b: errs("b"), f: errs("f") },
-      errorSamples: [...new Set([...res.a, ...res.b, ...res.f].flatMap((r) => r.errorSamples))],
+      errors: bySide(errs),
+      errorSamples: [...new Set(SIDES.flatMap((s) => res[s]).flatMap((r) => r.errorSamples))],
       met: a / b >= TARGETS.throughputRatio && errs("a") === 0,
     };
   }

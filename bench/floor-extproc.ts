@@ -25,8 +25,8 @@ const process_ = extProc.Process;
 if (process_ === undefined) throw new Error("ExternalProcessor/Process missing from the loaded protos");
 
 // The same route answer switchyard gives (route header, clear_route_cache, the pool the body is
-// meant for, so Envoy skips the upstream filter), minus the body rewrite: the bench's client
-// already sends the served model name.
+// meant for, so Envoy skips the upstream filter), minus the body rewrite: the sims also serve
+// the name the bench's client sends (dataplane-stack.ts, CLIENT_MODEL).
 const headersAnswer = process_.responseSerialize({ request_headers: { response: {} } });
 const bodyAnswer = process_.responseSerialize({
   request_body: {
@@ -37,7 +37,7 @@ const bodyAnswer = process_.responseSerialize({
   },
   dynamic_metadata: toStruct({
     [METADATA_NAMESPACE]: { class: "floor" },
-    [UPSTREAM_NAMESPACE]: { adapted_for: values.pool ?? "", undo: { keys: [], members: {} } },
+    [UPSTREAM_NAMESPACE]: { adapted_for: values.pool ?? "", undo: { keys: [], members: "" } },
   }),
 });
 

@@ -141,8 +141,7 @@ export function fullResponse(a: FullResponseArgs): string {
   });
 }
 
-/** vLLM's ModelList for a single served model (no LoRA adapters). */
-/** /v1/models: one card per served name, the first being the model's own. */
+/** vLLM's ModelList: one card per served name, the first being the model's own (no LoRA adapters). */
 export function modelList(names: readonly string[], maxModelLen: number): string {
   const created = Math.floor(Date.now() / 1000);
   const permission = {
