@@ -11,12 +11,13 @@ import {
 } from "./cli/explain.js";
 import { loadPolicyFile } from "./policy/load.js";
 import { formatProblem } from "./policy/problems.js";
+import { DEFAULT_PORTS as P } from "./vocab/ports.js";
 
 const USAGE = `usage:
   switchyard check FILE
   switchyard explain FILE [-H "Name: value"]... [--body FILE] [--seed N] [--json]
-  switchyard render FILE --out DIR [--sidecar HOST:GRPC_PORT:HTTP_PORT]... [--listen-port 8080] [--admin-port 9901]
-  switchyard serve FILE [--xds-dir DIR] [--grpc-port 50051] [--http-port 9090] [--bootstrap FILE] [--drain-ms 3000]`;
+  switchyard render FILE --out DIR [--sidecar HOST:GRPC_PORT:HTTP_PORT]... [--listen-port ${P.proxy}] [--admin-port ${P.envoyAdmin}]
+  switchyard serve FILE [--xds-dir DIR] [--grpc-port ${P.grpc}] [--http-port ${P.http}] [--bootstrap FILE] [--drain-ms 3000]`;
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;

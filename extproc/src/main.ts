@@ -1,20 +1,25 @@
-// Wiring only: load the policy, write Envoy's files, start gRPC + HTTP, handle signals.
-import { watch } from "node:fs";
-import { createServer } from "node:http";
+// Wiring only: load the policy, write Envoy's files, start gRPC + HTTP, reloads and shutdown.
 import { createRequire } from "node:module";
 import * as grpc from "@grpc/grpc-js";
 import type { BootstrapOptions } from "./envoy/bootstrap.js";
 import { renderXdsFiles, writeBootstrap, writeXds } from "./envoy/write-xds.js";
 import { loadEnvoyServices } from "./extproc/protos.js";
-import { addExtProc, newGrpcServer, newHooks, PolicyHolder } from "./extproc/server.js";
+import { addExtProc, newGrpcServer, newHooks } from "./extproc/server.js";
 import { LogWriter } from "./observe/log-writer.js";
 import { createMetrics, setPolicyInfo } from "./observe/metrics.js";
+import { Recorder } from "./observe/recorder.js";
 import { buildStatus } from "./observe/status.js";
 import type { Policy } from "./policy/compile.js";
+import { PolicyHolder } from "./policy/holder.js";
 import { loadPolicyFile } from "./policy/load.js";
 import { formatProblem } from "./policy/problems.js";
+import { createHttpServer, listen } from "./serve/http-endpoints.js";
+import { Reloader } from "./serve/reloader.js";
+import { onShutdownSignal } from "./serve/shutdown.js";
+import { accessLogService } from "./telemetry/als-service.js";
+import { AccessLogJoiner } from "./telemetry/attempts.js";
 import { EnvoyAdminPoller } from "./telemetry/envoy-admin.js";
-import { accessLogService, TelemetryHub } from "./telemetry/hub.js";
+import { WindowSet } from "./telemetry/window.js";
 
 export interface ServeOptions {
   policyFile: string;
@@ -48,9 +53,14 @@ export async function serve(o: ServeOptions): Promise<number> {
   const metrics = createMetrics();
   setPolicyInfo(metrics, first.policy.hash);
   const writer = new LogWriter();
-  const hub = new TelemetryHub(holder, metrics, writer);
+  const windows = new WindowSet();
+  const joiner = new AccessLogJoiner((b) => holder.addresses.get(b));
+  const recorder = new Recorder(holder, metrics, writer, windows);
   const hooks = newHooks();
-  hooks.onError = (err) => log(`ext_proc error: ${err.stack ?? err.message}`);
+  hooks.onFault = (phase, id, err) =>
+    log(
+      `internal fault in ${phase} ext_proc, request ${id ?? "-"}: ${(err.stack ?? err.message).replace(/\n\s*/g, " | ")}`,
+    );
   // Label lookups cost more than the observation: resolve each phase's series once.
   const processed = {
     router: metrics.extprocSeconds.labels({ phase: "router" }),
@@ -88,7 +98,13 @@ export async function serve(o: ServeOptions): Promise<number> {
 
   const grpcServer = newGrpcServer();
   addExtProc(grpcServer, holder, hooks);
-  const accessLog = accessLogService(hub, (err) => log(`access log error: ${err.message}`));
+  const accessLog = accessLogService(
+    (entry) => {
+      const record = joiner.onEntry(entry);
+      if (record) recorder.record(record);
+    },
+    (err) => log(`access log error: ${err.message}`),
+  );
   grpcServer.addService(loadEnvoyServices().accessLog, { StreamAccessLogs: accessLog.handler });
   const grpcPort = await new Promise<number>((res, rej) =>
     grpcServer.bindAsync(
@@ -99,21 +115,12 @@ export async function serve(o: ServeOptions): Promise<number> {
   );
 
   let ready = true;
-  const http = createServer((req, res) => {
-    if (req.url === "/healthz") return void res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
-    if (req.url === "/readyz") {
-      res.writeHead(ready ? 200 : 503, { "content-type": "text/plain" });
-      return void res.end(ready ? "ready\n" : "not ready\n");
-    }
-    if (req.url === "/metrics") {
-      metrics.registry.metrics().then(
-        (text) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(text),
-        (err: Error) => res.writeHead(500).end(err.message),
-      );
-      return;
-    }
-    if (req.url === "/status") {
-      const status = buildStatus({
+  const http = createHttpServer({
+    metrics,
+    isReady: () => ready,
+    streams: () => hooks.open,
+    status: () =>
+      buildStatus({
         version: VERSION,
         startedAt,
         now: Date.now(),
@@ -122,71 +129,44 @@ export async function serve(o: ServeOptions): Promise<number> {
         loadedAt,
         backends: poller.backends,
         envoy: { url: envoyAdmin, lastOk: poller.lastOk, error: poller.lastError },
-        windows: hub.windows,
+        windows,
         streams: hooks.open,
         logDropped: writer.dropped,
-      });
-      res.writeHead(200, { "content-type": "application/json" });
-      return void res.end(`${JSON.stringify(status, null, 2)}\n`);
-    }
-    if (req.url === "/debug/streams") {
-      res.writeHead(200, { "content-type": "application/json" });
-      return void res.end(JSON.stringify(hooks.open));
-    }
-    res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
+      }),
   });
-  await new Promise<void>((res) => http.listen(o.httpPort, o.httpAddress, res));
-  const httpPort = (http.address() as { port: number }).port;
+  const httpPort = await listen(http, o.httpPort, o.httpAddress);
   log(
     `gRPC on ${o.grpcAddress}:${grpcPort}, HTTP on ${o.httpAddress}:${httpPort}, policy ${first.policy.hash}`,
   );
 
-  let reloading: Promise<void> = Promise.resolve();
-  const reload = () => {
-    reloading = reloading.then(async () => {
-      const next = await loadPolicyFile(o.policyFile);
-      if (!next.ok) {
-        metrics.policyReloads.inc({ result: "rejected" });
-        log(`reload rejected, keeping policy ${holder.policy.hash}:`);
-        for (const e of next.errors) log(`  ${formatProblem(o.policyFile, e)}`);
-        return;
-      }
-      if (next.policy.hash === holder.policy.hash) return;
-      await publish(next.policy);
-      // Give Envoy's directory watch time to load new clusters before requests name them.
-      await new Promise((r) => setTimeout(r, 1000));
-      holder.swap(next.policy);
+  const reloader = new Reloader({
+    file: o.policyFile,
+    holder,
+    publish,
+    log,
+    onResult: (result, policy) => {
+      metrics.policyReloads.inc({ result });
+      if (result === "rejected") return;
       loadedAt = Date.now();
-      setPolicyInfo(metrics, next.policy.hash);
-      metrics.policyReloads.inc({ result: "applied" });
-      log(`reloaded policy ${next.policy.hash}`);
-    });
-  };
-  process.on("SIGHUP", reload);
-  let debounce: NodeJS.Timeout | undefined;
-  const watcher = watch(o.policyFile, () => {
-    clearTimeout(debounce);
-    debounce = setTimeout(reload, 200);
+      setPolicyInfo(metrics, policy.hash);
+    },
   });
+  process.on("SIGHUP", () => void reloader.reload());
 
-  return new Promise<number>((resolveExit) => {
-    const stop = async (signal: string) => {
-      log(`${signal}: not ready; draining for ${o.drainMs} ms`);
+  return onShutdownSignal({
+    drainMs: o.drainMs,
+    grpcServer,
+    log,
+    beginDrain: () => {
       ready = false;
-      watcher.close();
-      await new Promise((r) => setTimeout(r, o.drainMs));
+      reloader.close();
+    },
+    beforeClose: () => {
       poller.stop();
       accessLog.closeAll();
-      hub.close();
+      joiner.close();
       writer.flush();
-      grpcServer.tryShutdown(() => {
-        http.close();
-        resolveExit(0);
-      });
-      // Streams still open after 10 s are cut.
-      setTimeout(() => grpcServer.forceShutdown(), 10_000).unref();
-    };
-    process.once("SIGTERM", () => void stop("SIGTERM"));
-    process.once("SIGINT", () => void stop("SIGINT"));
+    },
+    afterClose: () => http.close(),
   });
 }

@@ -5,15 +5,26 @@ import { type BootstrapOptions, DEFAULT_BOOTSTRAP, type SidecarEndpoint } from "
 import { renderXdsFiles, writeBootstrap, writeXds } from "../envoy/write-xds.js";
 import { loadPolicyFile } from "../policy/load.js";
 import { formatProblem } from "../policy/problems.js";
+import { DEFAULT_PORTS } from "../vocab/ports.js";
 import { UsageError } from "./explain.js";
 
-const port = (v: string | undefined, fallback: number, flag: string): number => {
+const integer = (
+  v: string | undefined,
+  fallback: number,
+  flag: string,
+  max: number,
+  what: string,
+): number => {
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new UsageError(`${flag} wants a port number, got ${v}`);
+  if (v.trim() === "" || !Number.isInteger(n) || n < 0 || n > max)
+    throw new UsageError(`${flag} wants ${what}, got ${v}`);
   return n;
 };
+const port = (v: string | undefined, fallback: number, flag: string) =>
+  integer(v, fallback, flag, 65535, "a port number");
+const millis = (v: string | undefined, fallback: number, flag: string) =>
+  integer(v, fallback, flag, Number.MAX_SAFE_INTEGER, "a number of milliseconds");
 
 const bootstrapFlags = {
   "http-port": { type: "string" },
@@ -53,8 +64,8 @@ function bootstrapOptions(
         : [
             {
               address: s("grpc-address") ?? "127.0.0.1",
-              grpcPort: port(s("grpc-port"), 50051, "--grpc-port"),
-              httpPort: port(s("http-port"), 9090, "--http-port"),
+              grpcPort: port(s("grpc-port"), DEFAULT_PORTS.grpc, "--grpc-port"),
+              httpPort: port(s("http-port"), DEFAULT_PORTS.http, "--http-port"),
             },
           ],
     xdsDir,
@@ -82,13 +93,13 @@ export async function runDataPlaneCommand(cmd: "render" | "serve", args: string[
     policyFile: positionals[0] as string,
     xdsDir,
     grpcAddress: values["grpc-address"] ?? "127.0.0.1",
-    grpcPort: port(values["grpc-port"], 50051, "--grpc-port"),
+    grpcPort: port(values["grpc-port"], DEFAULT_PORTS.grpc, "--grpc-port"),
     httpAddress: values["http-address"] ?? "127.0.0.1",
-    httpPort: port(values["http-port"], 9090, "--http-port"),
+    httpPort: port(values["http-port"], DEFAULT_PORTS.http, "--http-port"),
     bootstrapFile: values.bootstrap,
     bootstrap: bootstrapOptions(values, xdsDir),
     envoyAdmin: values["envoy-admin"],
-    drainMs: port(values["drain-ms"], 3000, "--drain-ms"),
+    drainMs: millis(values["drain-ms"], 3000, "--drain-ms"),
   });
 }
 

@@ -3,7 +3,7 @@
 import { readFile } from "node:fs/promises";
 import type { HeaderBag } from "../facts/types.js";
 import type { Policy } from "../policy/compile.js";
-import { adaptForPool, applyPatch } from "../reasoning/adapt.js";
+import { rewriteForPool } from "../reasoning/render-body.js";
 import { type Evaluation, evaluate, seededRandom } from "../routing/evaluate.js";
 
 export const DEFAULT_BODY = JSON.stringify({
@@ -40,10 +40,21 @@ export function explainJson(policy: Policy, ev: Evaluation): object {
   if (d.kind === "reject") return { class: d.className, error: pickError(d.error), reasons };
   const bodies: Record<string, object> = {};
   for (const pool of d.path) {
-    const doc = policy.pools.get(pool);
-    if (doc) bodies[pool] = applyPatch(ev.body, adaptForPool(ev.body, ev.facts.body, doc));
+    const body = bodyFor(policy, ev, pool);
+    if (body) bodies[pool] = body;
   }
   return { class: d.className, ladder: d.ladder, path: d.path, bodies, reasons };
+}
+
+/** The body `pool` would receive, rendered by the data plane's own rewriter. */
+function bodyFor(
+  policy: Policy,
+  ev: Extract<Evaluation, { kind: "decided" }>,
+  pool: string,
+): object | undefined {
+  const doc = policy.pools.get(pool);
+  if (!doc) return undefined;
+  return JSON.parse(rewriteForPool(ev.raw, ev.body, ev.facts.body, doc).body.toString("utf8")) as object;
 }
 
 function pickError(e: { status: number; code: string; message: string }) {
@@ -77,10 +88,9 @@ export function explainText(policy: Policy, ev: Evaluation): string {
   });
   out.push(`path      ${d.path.join(" → ")}`);
   for (const pool of d.path) {
-    const doc = policy.pools.get(pool);
-    if (!doc) continue;
-    const body = applyPatch(ev.body, adaptForPool(ev.body, ev.facts.body, doc));
-    out.push(`body for ${pool} (${doc.reasoning.adapter}):`);
+    const body = bodyFor(policy, ev, pool);
+    if (!body) continue;
+    out.push(`body for ${pool} (${policy.pools.get(pool)?.reasoning.adapter}):`);
     out.push(indent(JSON.stringify(body, elideLong, 2)));
   }
   return out.join("\n");
@@ -107,5 +117,5 @@ export function runExplainEval(
   seed: number | undefined,
 ): Evaluation {
   const rand = seed === undefined ? Math.random : seededRandom(seed);
-  return evaluate(policy, headers, text, Buffer.byteLength(text), rand);
+  return evaluate(policy, headers, Buffer.from(text), rand);
 }

@@ -1,7 +1,8 @@
 // Envoy's bootstrap (pure): the listener, the router-level ext_proc, the gRPC clusters back
 // to switchyard, and file-based CDS/RDS pointing at the directory switchyard writes.
 import { clientError, type ErrorCode, errorBody } from "../errors.js";
-import { H } from "../extproc/header-names.js";
+import { H } from "../vocab/names.js";
+import { DEFAULT_PORTS } from "../vocab/ports.js";
 import { extProcFilter, GRPC_CLUSTER, ROUTE_CONFIG_NAME, STREAM_IDLE_S } from "./render-xds.js";
 
 export interface BootstrapOptions {
@@ -27,10 +28,10 @@ export interface SidecarEndpoint {
 
 export const DEFAULT_BOOTSTRAP: BootstrapOptions = {
   listenAddress: "0.0.0.0",
-  listenPort: 8080,
+  listenPort: DEFAULT_PORTS.proxy,
   adminAddress: "127.0.0.1",
-  adminPort: 9901,
-  sidecars: [{ address: "127.0.0.1", grpcPort: 50051, httpPort: 9090 }],
+  adminPort: DEFAULT_PORTS.envoyAdmin,
+  sidecars: [{ address: "127.0.0.1", grpcPort: DEFAULT_PORTS.grpc, httpPort: DEFAULT_PORTS.http }],
   xdsDir: "/var/run/switchyard/xds",
 };
 

@@ -3,9 +3,14 @@
 // previous_hosts walks the backends of a pool. Routes live in RDS so that retry settings
 // and the body limit follow the policy without touching the listener.
 import { isIP } from "node:net";
-import { H, METADATA_NAMESPACE, PHASE_METADATA_KEY, UPSTREAM_NAMESPACE } from "../extproc/header-names.js";
 import type { Policy } from "../policy/compile.js";
-import { pathClusterName } from "./cluster-name.js";
+import {
+  H,
+  METADATA_NAMESPACE,
+  PHASE_METADATA_KEY,
+  pathClusterName,
+  UPSTREAM_NAMESPACE,
+} from "../vocab/names.js";
 import { enumeratePaths } from "./paths.js";
 
 /** Backends are bounded by their own queues, not by Envoy's default breakers (1024 requests, 3 retries). */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { ROOT } from "../../../test/e2e/harness.js";
+import { REPO_ROOT as ROOT } from "../../../test/fixtures/fixtures.js";
 import { parsePolicy } from "../policy/load.js";
 import { renderXdsFiles } from "./write-xds.js";
 

@@ -1,45 +1,39 @@
 // The gRPC side: one ext_proc stream loop shared by the router-level and upstream-level
-// processors (the filter says which it is in the stream's initial metadata).
+// processors (the filter says which it is in the stream's initial metadata). The loop
+// dispatches on the message type; a processor only says what it does per phase.
 import * as grpc from "@grpc/grpc-js";
-import type { Policy } from "../policy/compile.js";
-import { PHASE_METADATA_KEY, type Phase } from "./header-names.js";
-import type { ProcessingRequest, ProcessingResponse } from "./messages.js";
+import { clientError } from "../errors.js";
+import type { PolicyHolder } from "../policy/holder.js";
+import { PHASE_METADATA_KEY, type Phase } from "../vocab/names.js";
+import { immediateError, type ProcessingRequest, type ProcessingResponse } from "./messages.js";
+import type { Processor, Step } from "./processor.js";
 import { loadEnvoyServices } from "./protos.js";
-import { RouterProcessor, type Step } from "./router-processor.js";
-import { poolsByAddress, UpstreamProcessor } from "./upstream-processor.js";
-
-export interface Processor {
-  handle(req: ProcessingRequest): Step | undefined;
-}
-
-/** The live policy; a reload swaps it, streams already open keep the one they started with. */
-export class PolicyHolder {
-  private byAddress: Map<string, string>;
-  constructor(private current: Policy) {
-    this.byAddress = poolsByAddress(current);
-  }
-  get policy(): Policy {
-    return this.current;
-  }
-  get addresses(): ReadonlyMap<string, string> {
-    return this.byAddress;
-  }
-  swap(next: Policy): void {
-    this.current = next;
-    this.byAddress = poolsByAddress(next);
-  }
-}
+import { RouterProcessor } from "./router-processor.js";
+import { UpstreamProcessor } from "./upstream-processor.js";
 
 export interface ExtProcHooks {
   /** Time spent handling one message, by phase. */
   onProcessed?: (phase: Phase, seconds: number) => void;
   /** Streams currently open, by phase (for tests and /status). */
   open: { router: number; upstream: number };
-  onError?: (err: Error) => void;
+  /** An internal fault (a bug, never bad input): reported once, with the request id. */
+  onFault?: (phase: Phase, requestId: string | undefined, err: Error) => void;
 }
 
 export function newHooks(): ExtProcHooks {
   return { open: { router: 0, upstream: 0 } };
+}
+
+function dispatch(processor: Processor, req: ProcessingRequest): Step | undefined {
+  if (req.request_headers) return processor.onRequestHeaders(req.request_headers, req);
+  if (req.request_body) return processor.onRequestBody(req.request_body, req);
+  return undefined;
+}
+
+/** The one answer to an internal fault: a JSON 500 the client can read, and the stream ends. */
+function faultStep(): Step {
+  const error = clientError("internal_error", "switchyard could not process the request (internal error)");
+  return { response: immediateError(error), done: true };
 }
 
 export function extProcHandler(holder: PolicyHolder, hooks: ExtProcHooks) {
@@ -60,14 +54,11 @@ export function extProcHandler(holder: PolicyHolder, hooks: ExtProcHooks) {
       let step: Step | undefined;
       const started = process.hrtime.bigint();
       try {
-        step = processor.handle(req);
+        step = dispatch(processor, req);
         hooks.onProcessed?.(phase, Number(process.hrtime.bigint() - started) / 1e9);
       } catch (err) {
-        hooks.onError?.(err as Error);
-        // grpc-js sends a status for an emitted error; Envoy then answers the client 500.
-        call.emit("error", { code: grpc.status.INTERNAL, details: (err as Error).message });
-        close();
-        return;
+        hooks.onFault?.(phase, processor.requestId, err as Error);
+        step = faultStep();
       }
       if (step === undefined) return;
       call.write(step.response);

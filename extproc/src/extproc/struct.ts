@@ -1,6 +1,8 @@
 // google.protobuf.Struct in the shape protobufjs expects (camelCase, even with keepCase).
 
-export type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
+import type { Json } from "../vocab/json.js";
+
+export type { Json };
 
 export interface PbValue {
   nullValue?: "NULL_VALUE";

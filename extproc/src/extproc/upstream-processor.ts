@@ -3,77 +3,61 @@
 // which pool the chosen backend belongs to, ask for the body, take the router's rewrite back
 // and adapt the client's body for this pool. An attempt that does reach here on the router's
 // pool (no match data, say) gets a plain continue.
-import { parseChatBody, readBodyFacts } from "../facts/body.js";
+import { readBodyFacts } from "../facts/body.js";
 import type { Policy } from "../policy/compile.js";
-import type { PoolDoc } from "../policy/schema.js";
-import { adaptForPool, applyPatch } from "../reasoning/adapt.js";
-import { indexMembers, renderPatched } from "../reasoning/render-body.js";
-import { adaptBodyBytes, restoreBody, type Undo, undoFrom } from "./body-bytes.js";
-import { H, UPSTREAM_NAMESPACE } from "./header-names.js";
-import type { ProcessingRequest } from "./messages.js";
-import { setHeaders } from "./messages.js";
-import type { Step } from "./router-processor.js";
+import { adaptForPool } from "../reasoning/adapt.js";
+import { isNoOp, readSettings, renderPatched, restoreBody, type Undo } from "../reasoning/render-body.js";
+import { H, UPSTREAM_NAMESPACE } from "../vocab/names.js";
+import { decodeNote } from "./decision-record.js";
+import { headerBag, type ProcessingRequest, setHeaders } from "./messages.js";
+import type { Processor, Step } from "./processor.js";
 import { fromStruct } from "./struct.js";
 
-/** Backend address -> pool; `check` guarantees that an address belongs to one pool. */
-export function poolsByAddress(policy: Policy): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const [name, pool] of policy.pools) for (const b of pool.backends) m.set(b.address, name);
-  return m;
-}
+const CONTINUE = { request_headers: { response: {} } };
 
-export class UpstreamProcessor {
+export class UpstreamProcessor implements Processor {
   private pool: string | undefined;
   private undo: Undo | undefined;
+  requestId: string | undefined;
 
   constructor(
     private readonly policy: Policy,
     private readonly byAddress: ReadonlyMap<string, string>,
   ) {}
 
-  handle(req: ProcessingRequest): Step | undefined {
-    if (req.request_headers) {
-      const attrs = fromStruct(req.attributes?.["envoy.filters.http.ext_proc"]);
-      const backend = String(attrs["upstream.address"] ?? "");
-      this.pool = this.byAddress.get(backend);
-      // A request without a body has nothing more to adapt.
-      if (req.request_headers.end_of_stream === true) return { response: CONTINUE, done: true };
-      const note = fromStruct(req.metadata_context?.filter_metadata?.[UPSTREAM_NAMESPACE]);
-      if (note.adapted_for !== undefined && note.adapted_for === this.pool)
-        return { response: CONTINUE, done: true };
-      this.undo = undoFrom(note.undo);
-      return { response: { ...CONTINUE, mode_override: { request_body_mode: "BUFFERED" } }, done: false };
-    }
-    if (req.request_body) {
-      return { response: { request_body: { response: this.adapt(req.request_body.body) } }, done: true };
-    }
-    return undefined;
+  onRequestHeaders(
+    msg: NonNullable<ProcessingRequest["request_headers"]>,
+    req: ProcessingRequest,
+  ): Step | undefined {
+    this.requestId = headerBag(msg.headers)[H.requestId];
+    const attrs = fromStruct(req.attributes?.["envoy.filters.http.ext_proc"]);
+    this.pool = this.byAddress.get(String(attrs["upstream.address"] ?? ""));
+    // A request without a body has nothing more to adapt.
+    if (msg.end_of_stream === true) return { response: CONTINUE, done: true };
+    const note = decodeNote(req.metadata_context?.filter_metadata?.[UPSTREAM_NAMESPACE]);
+    if (note !== undefined && note.adaptedFor === this.pool) return { response: CONTINUE, done: true };
+    this.undo = note?.undo;
+    return { response: { ...CONTINUE, mode_override: { request_body_mode: "BUFFERED" } }, done: false };
+  }
+
+  onRequestBody(msg: NonNullable<ProcessingRequest["request_body"]>): Step {
+    return { response: { request_body: { response: this.adapt(msg.body) } }, done: true };
   }
 
   private adapt(raw: Buffer | undefined) {
     const doc = this.pool === undefined ? undefined : this.policy.pools.get(this.pool);
     if (doc === undefined || raw === undefined) return {};
     const original = this.undo === undefined ? raw : (restoreBody(raw, this.undo) ?? raw);
-    const out = adaptBodyBytes(original, doc) ?? adaptBodyText(original, doc);
-    if (out === undefined) return {}; // the router already rejected bodies like this; pass it on untouched
+    // Only the settings are parsed; adapters never read the prompt.
+    const read = readSettings(original);
+    if (read === undefined) return {}; // the router already rejected bodies like this; pass it on untouched
+    const patch = adaptForPool(read.settings, readBodyFacts(read.settings, original.length, []), doc);
+    if (isNoOp(read.settings, patch) && read.base === raw) return {};
+    const out = isNoOp(read.settings, patch) ? read.base : renderPatched(read.base, read.members, patch);
     // A body of another length needs its content-length fixed, or Envoy answers 500.
     return {
       header_mutation: { set_headers: setHeaders({ [H.contentLength]: String(out.length) }) },
       body_mutation: { body: out },
     };
   }
-}
-
-const CONTINUE = { request_headers: { response: {} } };
-
-/** The text route: for the bodies adaptBodyBytes leaves (invalid UTF-8, odd shapes). */
-export function adaptBodyText(raw: Buffer, doc: PoolDoc): Buffer | undefined {
-  const text = raw.toString("utf8");
-  const parsed = parseChatBody(text);
-  if (!parsed.ok) return undefined;
-  const patch = adaptForPool(parsed.body, readBodyFacts(parsed.body, raw.length, []), doc);
-  const members = indexMembers(text);
-  return Buffer.from(
-    members ? renderPatched(members, patch) : JSON.stringify(applyPatch(parsed.body, patch)),
-  );
 }

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { fixtureBody } from "../../../test/fixtures/fixtures.js";
-import type { Reason } from "../routing/reasons.js";
+import type { Reason } from "../vocab/reasons.js";
 import { type ChatBody, parseChatBody, readBodyFacts, TOKENS_PER_IMAGE, TOKENS_PER_MESSAGE } from "./body.js";
 
 function read(body: ChatBody, bytes = 0) {

@@ -2,7 +2,7 @@
 // read here without copying: a 5 MB body of base64 images costs one JSON.parse and a walk
 // over the message list, never a pass over the image bytes.
 import { EFFORTS, type Effort } from "../policy/schema.js";
-import { type Reason, reason } from "../routing/reasons.js";
+import { type Reason, reason } from "../vocab/reasons.js";
 import type { BodyFacts } from "./types.js";
 
 export type ChatBody = Record<string, unknown>;

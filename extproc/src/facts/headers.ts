@@ -1,5 +1,5 @@
 // Routing headers -> facts. Total: every value, however odd, yields a defined fact, and
-// anything that was not taken at face value leaves a note. Rules (documented in README):
+// anything that was not taken at face value leaves a note. Rules (documented in docs/policy.md, "Header facts"):
 // - names are case-insensitive (the bag has lowercase names); values are trimmed;
 // - feature and tier are lowercased; a tier the policy does not know shifts nothing;
 // - trial and vision: true/1/yes/on are true, false/0/no/off/empty are false, anything else
@@ -10,7 +10,7 @@
 // - latency budget: a positive integer of milliseconds, else (empty included) ignored and noted;
 // - site: kept for logs, cut to 128 characters.
 import type { PolicyDoc } from "../policy/schema.js";
-import { type Reason, reason } from "../routing/reasons.js";
+import { type Reason, reason } from "../vocab/reasons.js";
 import type { HeaderBag, HeaderFacts } from "./types.js";
 
 const TRUE = new Set(["true", "1", "yes", "on"]);

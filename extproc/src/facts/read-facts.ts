@@ -1,5 +1,5 @@
 import type { Policy } from "../policy/compile.js";
-import type { Reason } from "../routing/reasons.js";
+import type { Reason } from "../vocab/reasons.js";
 import { type ChatBody, readBodyFacts } from "./body.js";
 import { readHeaderFacts } from "./headers.js";
 import type { HeaderBag, RequestFacts } from "./types.js";

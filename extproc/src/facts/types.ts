@@ -1,5 +1,5 @@
 import type { Effort } from "../policy/schema.js";
-import type { Reason } from "../routing/reasons.js";
+import type { Reason } from "../vocab/reasons.js";
 
 /** Request headers with lowercase names; the first value wins when a header repeats. */
 export type HeaderBag = Readonly<Record<string, string | undefined>>;

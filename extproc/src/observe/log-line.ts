@@ -1,53 +1,12 @@
 // One JSON object per finished request (pure): what an operator greps for.
-import type { Json } from "../extproc/struct.js";
+
 import type { Policy } from "../policy/compile.js";
-import type { FinishedRequest } from "../telemetry/access-log.js";
-import type { FailedAttempt } from "../telemetry/attempts.js";
+import type { RequestRecord } from "../telemetry/attempts.js";
+import type { Json } from "../vocab/json.js";
 
-export interface AttemptOutcome {
-  attempt: number;
-  pool: string | null;
-  backend: string;
-  outcome: string;
-}
-
-/**
- * Every attempt's fate, in the order they ran: the failed ones as Envoy's upstream log told
- * (connect_failed, http_503, reset, per_try_timeout), then the last one as the request ended,
- * unless that one failed too and is already listed. An attempt whose entry never came shows
- * as failed_before_response with no backend.
- */
-export function attemptOutcomes(
-  req: FinishedRequest,
-  failed: readonly FailedAttempt[],
-  poolOf: (backend: string) => string | undefined,
-): AttemptOutcome[] {
-  const total = Math.max(req.attemptCount, failed.length);
-  const list: FailedAttempt[] = [...failed];
-  const lastListed = total > 0 && failed.length >= total;
-  if (!lastListed && req.backend !== "") {
-    while (list.length < total - 1) list.push({ backend: "", outcome: "failed_before_response" });
-    let outcome: string;
-    if (req.status === undefined || req.status === 0) outcome = req.flags.join(",") || "no_response";
-    else outcome = `http_${req.status}`;
-    list.push({ backend: req.backend, outcome });
-  }
-  return list.map((a, i) => ({
-    attempt: i + 1,
-    pool: a.backend === "" ? null : (poolOf(a.backend) ?? null),
-    backend: a.backend,
-    outcome: a.outcome,
-  }));
-}
-
-export function buildLogLine(
-  req: FinishedRequest,
-  attempts: readonly AttemptOutcome[],
-  policy: Policy,
-  poolOf: (backend: string) => string | undefined,
-): Record<string, Json> {
+export function buildLogLine(record: RequestRecord, policy: Policy): Record<string, Json> {
+  const { req, pool, attempts } = record;
   const d = req.decision;
-  const pool = req.backend ? (poolOf(req.backend) ?? null) : null;
   const served = pool === null ? null : (policy.pools.get(pool)?.served_model ?? null);
   const str = (v: Json | undefined) => (v === undefined ? null : v);
   return {
@@ -58,7 +17,7 @@ export function buildLogLine(
     feature: str(d.feature),
     tier: str(d.tier),
     trial: str(d.trial),
-    quota_used: str(d.quota_used),
+    quota_used: str(d.quotaUsed),
     vision: str(d.vision),
     class: str(d.class),
     pool,
@@ -72,10 +31,10 @@ export function buildLogLine(
     request_bytes: req.requestBytes,
     model: str(d.model),
     served_model: served,
-    reasoning_effort: str(d.reasoning_effort),
+    reasoning_effort: str(d.reasoningEffort),
     stream: str(d.stream),
     error: str(d.error),
-    reasons: typeof d.reasons === "string" && d.reasons !== "" ? d.reasons.split(" ") : [],
+    reasons: d.reasons,
     response_flags: req.flags,
     response_details: req.details || null,
     failure_reason: req.failureReason || null,

@@ -1,11 +1,29 @@
-// The splice renderer on its own: member indexing, refusal of non-objects, and a seeded fuzz
-// of generated bodies (quotes, backslashes, unicode, nesting, odd whitespace).
+// The splice renderer on its own: member indexing over bytes, refusal of non-objects, and a
+// seeded fuzz of generated bodies (quotes, backslashes, unicode, nesting, odd whitespace)
+// checked against JSON.parse and JSON.stringify.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { seededRandom } from "../routing/evaluate.js";
-import { indexMembers, renderPatched, toJson } from "./render-body.js";
+import type { BodyPatch } from "./adapter.js";
+import {
+  indexMembers as indexBytes,
+  type Member,
+  renderPatched as renderBytes,
+  toJson,
+} from "./render-body.js";
 
-// indexMembers runs on text JSON.parse already accepted; the refusals below are the cheap
+/** The byte functions over text, so the cases read as JSON. */
+const indexMembers = (text: string) =>
+  indexBytes(Buffer.from(text))?.map((m: Member) => ({
+    key: m.key,
+    raw: Buffer.from(text).toString("utf8", m.start, m.end),
+  }));
+const renderPatched = (text: string, patch: BodyPatch) => {
+  const raw = Buffer.from(text);
+  return renderBytes(raw, indexBytes(raw) ?? [], patch).toString("utf8");
+};
+
+// indexMembers runs on bytes JSON.parse already accepted; the refusals below are the cheap
 // structural checks, not a validator.
 describe("indexMembers", () => {
   test("splits the top level into key + raw member text", () => {
@@ -49,7 +67,7 @@ describe("indexMembers", () => {
 });
 
 describe("renderPatched", () => {
-  const members = indexMembers('{"model":"a","keep":{"x":[1]},"drop":true,"model":"b"}') ?? [];
+  const members = '{"model":"a","keep":{"x":[1]},"drop":true,"model":"b"}';
   test("drops removed keys, replaces set keys (every duplicate), appends set values", () => {
     const out = renderPatched(members, { set: { model: "served", n: 2 }, remove: ["drop"] });
     assert.equal(out, '{"keep":{"x":[1]},"model":"served","n":2}');
@@ -171,10 +189,27 @@ describe("fuzz: generated bodies round-trip through indexMembers", () => {
       );
       for (const m of members) assert.deepEqual(JSON.parse(`{${m.raw}}`), { [m.key]: obj[m.key] });
       const first = Object.keys(obj)[0] as string;
-      const rendered = renderPatched(members, { set: { model: "m" }, remove: [first] });
+      const rendered = renderPatched(text, { set: { model: "m" }, remove: [first] });
       const want: Record<string, unknown> = { ...obj, model: "m" };
       if (first !== "model") delete want[first];
       assert.deepEqual(JSON.parse(rendered), want);
     }
   });
+});
+
+describe("indexMembers over bytes", () => {
+  test("indexes members as byte ranges, multi-byte text included", () => {
+    const raw = Buffer.from('{"a":"é😀", "b" : [1,{"c":"}"}]}');
+    const members = indexBytes(raw);
+    assert.deepEqual(
+      members?.map((m) => [m.key, raw.toString("utf8", m.start, m.end)]),
+      [
+        ["a", '"a":"é😀"'],
+        ["b", '"b" : [1,{"c":"}"}]'],
+      ],
+    );
+  });
+  for (const text of ['{"a":1} x', '{"a":1,}']) {
+    test(`refuses ${JSON.stringify(text)}`, () => assert.equal(indexBytes(Buffer.from(text)), undefined));
+  }
 });

@@ -11,7 +11,7 @@ const BODY = JSON.stringify({ model: "m", messages: [{ role: "user", content: "h
 
 /** The class and the trace up to and including the class step (facts notes first). */
 function classOf(policy: Policy, headers: HeaderBag): { cls: string; reasons: string[] } {
-  const ev = evaluate(policy, headers, BODY, BODY.length, seededRandom(1));
+  const ev = evaluate(policy, headers, Buffer.from(BODY), seededRandom(1));
   if (ev.kind !== "decided") assert.fail(`body rejected: ${ev.error.message}`);
   const shorts = ev.decision.reasons.map((r) => r.short);
   const end = shorts.findIndex((s) => s.startsWith("class:"));

@@ -3,7 +3,7 @@
 // then the feature's cap, then its floor.
 import type { RequestFacts } from "../facts/types.js";
 import type { Policy } from "../policy/compile.js";
-import { type Reason, reason } from "./reasons.js";
+import { type Reason, reason } from "../vocab/reasons.js";
 
 const signed = (n: number) => (n >= 0 ? `+${n}` : String(n));
 

@@ -3,10 +3,10 @@
 import type { ClientError } from "../errors.js";
 import type { RequestFacts } from "../facts/types.js";
 import type { Policy, WeightedPool } from "../policy/compile.js";
+import { type Reason, reason } from "../vocab/reasons.js";
 import { computeClass } from "./class-math.js";
 import { filterLadder, needsOf } from "./filter.js";
 import { pickPath } from "./pick.js";
-import { type Reason, reason } from "./reasons.js";
 
 export type Decision =
   | {
@@ -32,8 +32,4 @@ export function decide(policy: Policy, facts: RequestFacts, rand: () => number):
   }
   const path = pickPath(filtered.steps, rand, reasons);
   return { kind: "route", classIndex: cls, className, ladder: filtered.steps, path, reasons };
-}
-
-export function shortReasons(reasons: readonly Reason[]): string[] {
-  return reasons.map((r) => r.short);
 }

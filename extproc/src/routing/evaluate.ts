@@ -1,4 +1,5 @@
-// The whole pure pipeline for one request: body text -> parsed body -> facts -> decision.
+// The whole pure pipeline for one request: body bytes -> parsed body -> facts -> decision.
+// The body is parsed here once; the rewriter reads the parsed body and facts from the result.
 // The router-level processor and `switchyard explain` both call this, so the trace an
 // operator reads is the one the data plane acted on.
 import { type ClientError, clientError } from "../errors.js";
@@ -6,20 +7,15 @@ import { type ChatBody, parseChatBody } from "../facts/body.js";
 import { readFacts } from "../facts/read-facts.js";
 import type { HeaderBag, RequestFacts } from "../facts/types.js";
 import type { Policy } from "../policy/compile.js";
+import { type Reason, reason } from "../vocab/reasons.js";
 import { type Decision, decide } from "./decide.js";
-import { type Reason, reason } from "./reasons.js";
 
 export type Evaluation =
-  | { kind: "decided"; body: ChatBody; facts: RequestFacts; decision: Decision }
+  | { kind: "decided"; raw: Buffer; body: ChatBody; facts: RequestFacts; decision: Decision }
   | { kind: "bad_body"; error: ClientError; reasons: Reason[] };
 
-export function evaluate(
-  policy: Policy,
-  headers: HeaderBag,
-  text: string,
-  bytes: number,
-  rand: () => number,
-): Evaluation {
+export function evaluate(policy: Policy, headers: HeaderBag, raw: Buffer, rand: () => number): Evaluation {
+  const bytes = raw.length;
   if (bytes > policy.doc.limits.max_body_bytes) {
     const error = clientError(
       "body_too_large",
@@ -27,7 +23,7 @@ export function evaluate(
     );
     return { kind: "bad_body", error, reasons: [reason("reject", "reject:body_too_large", error.message)] };
   }
-  const parsed = parseChatBody(text);
+  const parsed = parseChatBody(raw.toString("utf8"));
   if (!parsed.ok) {
     const error =
       parsed.code === "invalid_json"
@@ -36,7 +32,7 @@ export function evaluate(
     return { kind: "bad_body", error, reasons: [reason("reject", `reject:${parsed.code}`, error.message)] };
   }
   const facts = readFacts(policy, headers, parsed.body, bytes);
-  return { kind: "decided", body: parsed.body, facts, decision: decide(policy, facts, rand) };
+  return { kind: "decided", raw, body: parsed.body, facts, decision: decide(policy, facts, rand) };
 }
 
 /** Deterministic randomness for --seed and tests (mulberry32). */

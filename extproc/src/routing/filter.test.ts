@@ -12,7 +12,7 @@ const caps = fixturePolicy("capabilities");
 
 function decision(policy: Policy, headers: HeaderBag, body: object | string): Decision {
   const text = typeof body === "string" ? body : JSON.stringify(body);
-  const ev = evaluate(policy, headers, text, Buffer.byteLength(text), seededRandom(7));
+  const ev = evaluate(policy, headers, Buffer.from(text), seededRandom(7));
   if (ev.kind !== "decided") assert.fail(`body rejected: ${ev.error.message}`);
   return ev.decision;
 }

@@ -5,7 +5,7 @@ import { type ClientError, clientError } from "../errors.js";
 import type { RequestFacts } from "../facts/types.js";
 import type { Policy, WeightedPool } from "../policy/compile.js";
 import type { PoolDoc } from "../policy/schema.js";
-import { type Reason, reason } from "./reasons.js";
+import { type Reason, reason } from "../vocab/reasons.js";
 
 export interface Needs {
   vision: boolean;

@@ -5,16 +5,16 @@ import { describe, test } from "node:test";
 import { discourse, fixturePolicy } from "../../../test/fixtures/fixtures.js";
 import type { HeaderBag } from "../facts/types.js";
 import type { Policy, WeightedPool } from "../policy/compile.js";
+import type { Reason } from "../vocab/reasons.js";
 import { evaluate, seededRandom } from "./evaluate.js";
 import { pickPath } from "./pick.js";
-import type { Reason } from "./reasons.js";
 
 const BODY = JSON.stringify({ model: "m", messages: [{ role: "user", content: "hi" }] });
 
 function paths(policy: Policy, headers: HeaderBag, n: number, rand: () => number): string[][] {
   const out: string[][] = [];
   for (let i = 0; i < n; i++) {
-    const ev = evaluate(policy, headers, BODY, BODY.length, rand);
+    const ev = evaluate(policy, headers, Buffer.from(BODY), rand);
     if (ev.kind !== "decided" || ev.decision.kind !== "route") assert.fail("expected a route");
     out.push(ev.decision.path);
   }
@@ -98,8 +98,7 @@ describe("weighted pick: no pool twice on a path", () => {
     const ev = evaluate(
       fixturePolicy("capabilities"),
       { "x-llm-feature": "repeat" },
-      BODY,
-      BODY.length,
+      Buffer.from(BODY),
       seededRandom(1),
     );
     if (ev.kind !== "decided" || ev.decision.kind !== "route") assert.fail("expected a route");

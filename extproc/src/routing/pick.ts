@@ -1,7 +1,7 @@
 // One weighted pick per ladder step, with injected randomness; a pool already on the path is
 // not picked again, and a step whose pools are all on the path already is passed over.
 import type { WeightedPool } from "../policy/compile.js";
-import { type Reason, reason } from "./reasons.js";
+import { type Reason, reason } from "../vocab/reasons.js";
 
 export function pickPath(
   steps: readonly (readonly WeightedPool[])[],

@@ -1,8 +1,9 @@
-// Envoy's gRPC access-log entries -> FinishedRequest, the one shape the log line, the
-// metrics and the telemetry windows read.
+// Envoy's gRPC access-log entries -> FinishedRequest (first step of the one-way access-log
+// path: decode entry -> join attempts -> one record -> log line, metrics and windows).
 
-import { METADATA_NAMESPACE } from "../extproc/header-names.js";
-import { fromStruct, type Json, type PbStruct } from "../extproc/struct.js";
+import { type DecisionRecord, decodeDecision } from "../extproc/decision-record.js";
+import type { PbStruct } from "../extproc/struct.js";
+import { METADATA_NAMESPACE } from "../vocab/names.js";
 
 interface PbDuration {
   seconds?: number;
@@ -50,7 +51,7 @@ export interface FinishedRequest {
   durationMs: number | undefined;
   responseBytes: number;
   requestBytes: number;
-  decision: Record<string, Json>;
+  decision: DecisionRecord;
   clientDisconnected: boolean;
 }
 
@@ -111,7 +112,7 @@ export function readLogEntry(e: PbHttpLogEntry): FinishedRequest {
     durationMs: ms(c.duration) ?? ms(c.time_to_last_downstream_tx_byte),
     responseBytes: Number(e.response?.response_body_bytes ?? 0),
     requestBytes: Number(e.request?.request_body_bytes ?? 0),
-    decision: fromStruct(c.metadata?.filter_metadata?.[METADATA_NAMESPACE]),
+    decision: decodeDecision(c.metadata?.filter_metadata?.[METADATA_NAMESPACE]),
     clientDisconnected: flags.includes("DC") || flags.includes("DR"),
   };
 }

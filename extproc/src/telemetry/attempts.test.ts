@@ -2,9 +2,8 @@
 // entry, in the order the attempts ran.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { attemptOutcomes } from "../observe/log-line.js";
 import { attemptFailure, type FinishedRequest, isUpstreamEntry, readLogEntry } from "./access-log.js";
-import { AttemptRegistry, type FailedAttempt } from "./attempts.js";
+import { AttemptRegistry, attemptOutcomes, type FailedAttempt } from "./attempts.js";
 
 const finished = (over: Partial<FinishedRequest>): FinishedRequest => ({
   ...readLogEntry({}),

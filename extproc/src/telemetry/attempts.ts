@@ -1,4 +1,6 @@
-// Failed attempts, from Envoy's upstream log (the router filter's upstream_log: one entry per
+import type { PbHttpLogEntry } from "./access-log.js";
+import { attemptFailure, type FinishedRequest, isUpstreamEntry, readLogEntry } from "./access-log.js";
+// The join step of the access-log path. Failed attempts, from Envoy's upstream log (the router filter's upstream_log: one entry per
 // attempt that got no 2xx), kept by request id until that request's own entry arrives (or they
 // expire), so the log line can list every attempt. Both kinds of entry travel on one access-log
 // stream, and an attempt ends before its request, so the attempt entries come first.
@@ -43,5 +45,83 @@ export class AttemptRegistry {
 
   get size(): number {
     return this.byRequest.size;
+  }
+}
+
+export interface AttemptOutcome {
+  attempt: number;
+  pool: string | null;
+  backend: string;
+  outcome: string;
+}
+
+/**
+ * Every attempt's fate, in the order they ran: the failed ones as Envoy's upstream log told
+ * (connect_failed, http_503, reset, per_try_timeout), then the last one as the request ended,
+ * unless that one failed too and is already listed. An attempt whose entry never came shows
+ * as failed_before_response with no backend.
+ */
+export function attemptOutcomes(
+  req: FinishedRequest,
+  failed: readonly FailedAttempt[],
+  poolOf: (backend: string) => string | undefined,
+): AttemptOutcome[] {
+  const total = Math.max(req.attemptCount, failed.length);
+  const list: FailedAttempt[] = [...failed];
+  const lastListed = total > 0 && failed.length >= total;
+  if (!lastListed && req.backend !== "") {
+    while (list.length < total - 1) list.push({ backend: "", outcome: "failed_before_response" });
+    let outcome: string;
+    if (req.status === undefined || req.status === 0) outcome = req.flags.join(",") || "no_response";
+    else outcome = `http_${req.status}`;
+    list.push({ backend: req.backend, outcome });
+  }
+  return list.map((a, i) => ({
+    attempt: i + 1,
+    pool: a.backend === "" ? null : (poolOf(a.backend) ?? null),
+    backend: a.backend,
+    outcome: a.outcome,
+  }));
+}
+
+/** One finished request with its attempts joined: what the log line, metrics and windows read. */
+export interface RequestRecord {
+  req: FinishedRequest;
+  /** The pool of the backend that served (or last failed), or null. */
+  pool: string | null;
+  attempts: AttemptOutcome[];
+}
+
+/**
+ * Access-log entries in, records out: an attempt's entry is kept until its request's entry
+ * arrives (Envoy sends them on one stream, attempts first), which then comes out joined.
+ */
+export class AccessLogJoiner {
+  readonly attempts: AttemptRegistry;
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(
+    private readonly poolOf: (backend: string) => string | undefined,
+    now: () => number = Date.now,
+  ) {
+    this.attempts = new AttemptRegistry(now);
+    this.sweeper = setInterval(() => this.attempts.sweep(), 60_000);
+    this.sweeper.unref();
+  }
+
+  onEntry(entry: PbHttpLogEntry): RequestRecord | undefined {
+    if (isUpstreamEntry(entry)) {
+      const a = readLogEntry(entry);
+      this.attempts.fail(a.requestId, { backend: a.backend, outcome: attemptFailure(a) });
+      return undefined;
+    }
+    const req = readLogEntry(entry);
+    const attempts = attemptOutcomes(req, this.attempts.take(req.requestId), this.poolOf);
+    const pool = req.backend ? (this.poolOf(req.backend) ?? null) : null;
+    return { req, pool, attempts };
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
   }
 }

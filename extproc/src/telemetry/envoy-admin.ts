@@ -1,14 +1,13 @@
 // Polls Envoy's admin /clusters?format=json for per-backend health and in-flight counts.
 // A backend appears in every path cluster that contains its pool; its numbers are summed
 // (in-flight) or combined (healthy only if healthy everywhere).
-import { PATH_CLUSTER_PREFIX } from "../envoy/cluster-name.js";
+import { PATH_CLUSTER_PREFIX } from "../vocab/names.js";
 
 export interface BackendState {
   rqActive: number;
   healthy: boolean;
   /** Path clusters in which outlier detection has ejected it. */
   ejectedIn: number;
-  clusters: number;
 }
 
 interface HostStatus {
@@ -28,8 +27,7 @@ export function readClusters(json: ClustersJson): Map<string, BackendState> {
       const sa = h.address?.socket_address;
       if (!sa?.address) continue;
       const key = `${sa.address}:${sa.port_value ?? 0}`;
-      const s = out.get(key) ?? { rqActive: 0, healthy: true, ejectedIn: 0, clusters: 0 };
-      s.clusters++;
+      const s = out.get(key) ?? { rqActive: 0, healthy: true, ejectedIn: 0 };
       s.rqActive += Number(h.stats?.find((x) => x.name === "rq_active")?.value ?? 0);
       const hs = h.health_status ?? {};
       const ejected = hs.failed_outlier_check === true;

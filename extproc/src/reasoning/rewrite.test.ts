@@ -1,18 +1,43 @@
-// The byte route of the upstream rewrite must give exactly the text route's bytes, for every
-// dialect, or step aside (undefined) so that the text route runs.
+// The one body rewriter, end to end: what the router sends for the first pool, what an upstream
+// attempt on another pool sends after taking that back, and the undo record between them, for
+// every dialect, checked against the reference (JSON.stringify of applyPatch).
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { discourse, fixtureBody, makePool } from "../../../test/fixtures/fixtures.js";
+import { type ChatBody, parseChatBody, readBodyFacts } from "../facts/body.js";
 import type { PoolDoc } from "../policy/schema.js";
+import { adaptForPool, applyPatch } from "./adapt.js";
 import {
-  adaptBodyBytes,
-  adaptBodyBytesWithUndo,
-  indexMemberBytes,
+  isNoOp,
+  type Rewrite,
+  readSettings,
+  renderPatched,
   restoreBody,
-  undoFrom,
-} from "./body-bytes.js";
-import { fromStruct, toStruct } from "./struct.js";
-import { adaptBodyText } from "./upstream-processor.js";
+  rewriteForPool,
+} from "./render-body.js";
+
+/** The router's route: the body parsed once, facts read once, then the rewriter. */
+function routerRewrite(raw: Buffer, pool: PoolDoc): Rewrite {
+  const parsed = parseChatBody(raw.toString("utf8"));
+  if (!parsed.ok) throw new Error(`not a body: ${raw.toString()}`);
+  return rewriteForPool(raw, parsed.body, readBodyFacts(parsed.body, raw.length, []), pool);
+}
+
+/** The upstream processor's route: only the settings parsed. */
+function upstreamRewrite(raw: Buffer, pool: PoolDoc): Buffer | undefined {
+  const read = readSettings(raw);
+  if (read === undefined) return undefined;
+  const patch = adaptForPool(read.settings, readBodyFacts(read.settings, raw.length, []), pool);
+  return isNoOp(read.settings, patch) ? read.base : renderPatched(read.base, read.members, patch);
+}
+
+/** The reference: the whole body parsed, patched as an object, stringified. */
+function reference(raw: Buffer, pool: PoolDoc): ChatBody {
+  const body = JSON.parse(raw.toString("utf8")) as ChatBody;
+  return JSON.parse(
+    JSON.stringify(applyPatch(body, adaptForPool(body, readBodyFacts(body, raw.length, []), pool))),
+  );
+}
 
 const pools: [string, PoolDoc][] = [
   ...[...discourse().pools].map(([name, p]): [string, PoolDoc] => [`discourse ${name}`, p]),
@@ -64,50 +89,43 @@ const bodies: [string, string][] = [
   ],
 ];
 
-function assertSameAsText(text: string, label: string): void {
+function assertSameAsReference(text: string, label: string): void {
   const raw = Buffer.from(text);
   for (const [poolName, pool] of pools) {
-    const viaBytes = adaptBodyBytes(raw, pool);
-    assert.ok(viaBytes, `${label} / ${poolName}: the byte route stepped aside`);
-    assert.equal(viaBytes.toString(), adaptBodyText(raw, pool)?.toString(), `${label} / ${poolName}`);
+    const want = reference(raw, pool);
+    const router = routerRewrite(raw, pool).body;
+    assert.deepEqual(JSON.parse(router.toString()), want, `router: ${label} / ${poolName}`);
+    const upstream = upstreamRewrite(raw, pool);
+    assert.ok(upstream, `upstream: ${label} / ${poolName}`);
+    assert.equal(upstream.toString(), router.toString(), `upstream = router: ${label} / ${poolName}`);
   }
 }
 
-describe("adaptBodyBytes", () => {
+describe("rewriteForPool", () => {
   for (const [bodyName, text] of bodies) {
-    test(`${bodyName}: same bytes as the text route for every pool`, () => assertSameAsText(text, bodyName));
+    test(`${bodyName}: the reference body for every pool, router and upstream alike`, () =>
+      assertSameAsReference(text, bodyName));
   }
 
-  test("effort × max tokens × chat_template_kwargs: same bytes as the text route for every pool", () => {
-    for (const [name, text] of syntheticBodies()) assertSameAsText(text, name);
+  test("effort × max tokens × chat_template_kwargs: the reference body for every pool", () => {
+    for (const [name, text] of syntheticBodies()) assertSameAsReference(text, name);
   });
 
-  test("steps aside for invalid UTF-8, which the text route writes back as U+FFFD", () => {
+  test("invalid UTF-8 is rewritten from its decoded text (U+FFFD), as JSON.parse read it", () => {
     const raw = Buffer.concat([
       Buffer.from('{"model":"x","messages":[{"content":"'),
       Buffer.from([0xff]),
       Buffer.from('"}]}'),
     ]);
-    assert.equal(adaptBodyBytes(raw, makePool({})), undefined);
+    const out = routerRewrite(raw, makePool({})).body.toString("utf8");
+    assert.deepEqual(JSON.parse(out).messages, [{ content: "\ufffd" }]);
   });
 
   for (const text of ["[1]", '"s"', "", '{"a":1', '{"a" 1}', '{"a":1} x', '{"a":1,}']) {
-    test(`steps aside for ${JSON.stringify(text)}`, () => {
-      assert.equal(adaptBodyBytes(Buffer.from(text), makePool({})), undefined);
+    test(`upstream passes ${JSON.stringify(text)} on (not an object)`, () => {
+      assert.equal(upstreamRewrite(Buffer.from(text), makePool({})), undefined);
     });
   }
-
-  test("indexes members as byte ranges, multi-byte text included", () => {
-    const raw = Buffer.from('{"a":"é😀", "b" : [1,{"c":"}"}]}');
-    const members = indexMemberBytes(raw);
-    assert.deepEqual(
-      members?.map((m) => [m.key, raw.toString("utf8", m.start, m.end)]),
-      [
-        ["a", '"a":"é😀"'],
-        ["b", '"b" : [1,{"c":"}"}]'],
-      ],
-    );
-  });
 });
 
 describe("restoreBody: a later attempt on another pool", () => {
@@ -117,16 +135,14 @@ describe("restoreBody: a later attempt on another pool", () => {
     for (const [label, text] of all) {
       const raw = Buffer.from(text);
       for (const [firstName, first] of pools) {
-        const pre = adaptBodyBytesWithUndo(raw, first);
-        assert.ok(pre, `${label} / ${firstName}`);
-        // The undo record travels in dynamic metadata (a protobuf Struct) from router to upstream.
-        const undo = undoFrom(fromStruct(toStruct({ u: { ...pre.undo } })).u);
-        assert.ok(undo, `${label} / ${firstName}: undo record survives the Struct`);
+        const pre = routerRewrite(raw, first);
+        // The undo record travels as JSON (dynamic metadata; decision-record.test.ts checks the Struct).
+        const undo = JSON.parse(JSON.stringify(pre.undo)) as typeof pre.undo;
         const restored = restoreBody(pre.body, undo);
         assert.ok(restored, `${label} / ${firstName}`);
         for (const [nextName, next] of pools) {
-          const direct: string = adaptBodyBytes(raw, next)?.toString() ?? "";
-          const again: string = adaptBodyBytes(restored, next)?.toString() ?? "";
+          const direct: string = routerRewrite(raw, next).body.toString();
+          const again: string = upstreamRewrite(restored, next)?.toString() ?? "";
           assert.deepEqual(JSON.parse(again), JSON.parse(direct), `${label}: ${firstName} → ${nextName}`);
           checked++;
         }
@@ -137,8 +153,7 @@ describe("restoreBody: a later attempt on another pool", () => {
 
   test("restores the client's members byte for byte, and drops keys the rewrite added", () => {
     const raw = Buffer.from('{"model":"m","messages":[],"reasoning_effort":"high","x":1}');
-    const pre = adaptBodyBytesWithUndo(raw, makePool({ adapter: "qwen3", effort_budgets: { high: 64 } }));
-    assert.ok(pre);
+    const pre = routerRewrite(raw, makePool({ adapter: "qwen3", effort_budgets: { high: 64 } }));
     assert.ok(pre.undo.keys.includes("thinking_token_budget"));
     assert.equal(
       restoreBody(pre.body, pre.undo)?.toString(),
@@ -151,8 +166,7 @@ describe("restoreBody: a later attempt on another pool", () => {
     const raw = Buffer.from(
       `{ "messages": [], "model": ${JSON.stringify(pool.served_model)}, "stream": true }`,
     );
-    const pre = adaptBodyBytesWithUndo(raw, pool);
-    assert.ok(pre);
+    const pre = routerRewrite(raw, pool);
     assert.equal(pre.unchanged, true);
     assert.equal(pre.body, raw);
     assert.deepEqual(pre.undo, { keys: [], members: "" });
@@ -181,24 +195,9 @@ describe("restoreBody: a later attempt on another pool", () => {
     ];
     for (const [label, pool, text, unchanged] of cases) {
       const body = text.replace('"M"', JSON.stringify(pool.served_model));
-      const pre = adaptBodyBytesWithUndo(Buffer.from(body), pool);
-      assert.ok(pre, label);
+      const pre = routerRewrite(Buffer.from(body), pool);
       assert.equal(pre.unchanged, unchanged, `${label}: ${pre.body.toString()}`);
       if (!unchanged) assert.notDeepEqual(JSON.parse(pre.body.toString()), JSON.parse(body), label);
     }
-  });
-
-  test("undoFrom refuses anything but {keys: string[], members: string}", () => {
-    for (const bad of [
-      undefined,
-      null,
-      "x",
-      {},
-      { keys: "a", members: "" },
-      { keys: [1], members: "" },
-      { keys: [] },
-    ])
-      assert.equal(undoFrom(bad), undefined, JSON.stringify(bad));
-    assert.deepEqual(undoFrom({ keys: ["a"], members: '"a":1' }), { keys: ["a"], members: '"a":1' });
   });
 });

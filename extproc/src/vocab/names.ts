@@ -1,10 +1,10 @@
-// Every header name switchyard writes or reads on the data plane, in one place.
+// The ground floor's shared vocabulary: every header name, metadata key and cluster name
+// switchyard writes or reads on the data plane, in one place.
 export const H = {
   /** Route selection: the route's cluster_header. */
   cluster: "x-switchyard-cluster",
   /** Decision carried to later phases and, when enabled, back to the client. */
   class: "x-switchyard-class",
-  path: "x-switchyard-path",
   pool: "x-switchyard-pool",
   /** Envoy's per-request retry count override (needs mutation_rules.allow_envoy). */
   maxRetries: "x-envoy-max-retries",
@@ -25,3 +25,11 @@ export const METADATA_NAMESPACE = "switchyard";
  * Envoy replays for the next attempt.
  */
 export const UPSTREAM_NAMESPACE = "switchyard.upstream";
+
+// A ladder path [a, b, c] is served by one Envoy cluster whose priority levels are the pools
+// in order (see envoy/render-xds.ts); this is its name, used by the renderer and the router alike.
+export const PATH_CLUSTER_PREFIX = "swy.";
+
+export function pathClusterName(path: readonly string[]): string {
+  return PATH_CLUSTER_PREFIX + path.join(".");
+}
