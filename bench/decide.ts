@@ -1,19 +1,16 @@
 // The router's per-request cost, as a report (no assertions): from the body's bytes to the
-// first pool's body text, against a bare JSON.parse of the same bytes.
+// first pool's body bytes, against a bare JSON.parse of the same bytes.
 //
-//   full = buf.toString() + evaluate() (parse + facts + decide) + adaptForPool() for the first
-//          pool on the path + indexMembers() + renderPatched()
+//   full = evaluate() (decode + parse + facts + decide) + rewriteForPool() for the first pool
+//          on the path (the adapter's patch, spliced into the client's bytes)
 //   bare = JSON.parse(buf.toString())
 //
 // Measurements of the two alternate in small batches so machine noise hits both alike.
-// Turning the rendered text into bytes (the upstream processor's Buffer.from) is outside
-// both paths, as is the bare path's equivalent.
 // Run: npm run bench:decide
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { parsePolicy } from "../extproc/src/policy/load.js";
-import { adaptForPool } from "../extproc/src/reasoning/adapt.js";
-import { indexMembers, renderPatched } from "../extproc/src/reasoning/render-body.js";
+import { rewriteForPool } from "../extproc/src/reasoning/render-body.js";
 import { evaluate, seededRandom } from "../extproc/src/routing/evaluate.js";
 
 const TARGET_SMALL_RATE = 50_000;
@@ -83,15 +80,11 @@ function bigBody(): Buffer {
 let sink = 0;
 
 function full(c: Case): void {
-  const text = c.buf.toString();
-  const ev = evaluate(policy, c.headers, text, c.buf.length, rand);
+  const ev = evaluate(policy, c.headers, c.buf, rand);
   if (ev.kind !== "decided" || ev.decision.kind !== "route") throw new Error("the bench request must route");
   const pool = policy.pools.get(ev.decision.path[0] as string);
   if (pool === undefined) throw new Error("unknown pool");
-  const patch = adaptForPool(ev.body, ev.facts.body, pool);
-  const members = indexMembers(text);
-  if (members === undefined) throw new Error("body is not an object");
-  sink += renderPatched(members, patch).length;
+  sink += rewriteForPool(c.buf, ev.body, ev.facts.body, pool).body.length;
 }
 
 function bare(c: Case): void {
@@ -184,7 +177,7 @@ console.log(
   `policy examples/discourse.yml (${policy.hash}); one thread, after warm-up, full and bare interleaved`,
 );
 console.log(
-  "full = buf.toString + evaluate (parse, facts, decide) + adaptForPool + indexMembers + renderPatched (first pool)",
+  "full = evaluate (decode, parse, facts, decide) + rewriteForPool (adapter patch + byte splice, first pool)",
 );
 console.log("bare = JSON.parse(buf.toString())\n");
 console.log(

@@ -1,0 +1,123 @@
+// The typed records the router hands on through Envoy's dynamic metadata:
+// - DecisionRecord (namespace `switchyard`): what was decided and from which facts, for the
+//   access log. Envoy returns it in every log entry; telemetry decodes it back.
+// - UpstreamNote (namespace `switchyard.upstream`): the pool the router already rewrote the
+//   body for and how to take that back, forwarded to the upstream ext_proc on every attempt.
+// One module owns both shapes, their encoding and their decoding, so adding a routing fact
+// touches the record here, the reader that fills it and the log line, nothing else.
+import type { RequestFacts } from "../facts/types.js";
+import type { Undo } from "../reasoning/render-body.js";
+import type { Json } from "../vocab/json.js";
+import { METADATA_NAMESPACE, UPSTREAM_NAMESPACE } from "../vocab/names.js";
+import { fromStruct, type PbStruct, toStruct } from "./struct.js";
+
+export interface DecisionRecord {
+  class?: string;
+  /** The ladder path, pools in fallback order. */
+  path?: string[];
+  /** The error code of a rejection. */
+  error?: string;
+  /** The decision's short trace. */
+  reasons: string[];
+  model?: string;
+  stream?: boolean;
+  reasoningEffort?: string;
+  feature?: string;
+  tier?: string;
+  trial?: boolean;
+  quotaUsed?: number;
+  vision?: boolean;
+  site?: string;
+}
+
+export interface UpstreamNote {
+  adaptedFor: string;
+  undo: Undo;
+}
+
+/** The record's facts part, from the request's facts. */
+export function factsRecord(f: RequestFacts): Omit<DecisionRecord, "reasons"> {
+  return {
+    model: f.body.model,
+    stream: f.body.stream,
+    reasoningEffort: f.body.reasoningEffort,
+    feature: f.headers.feature,
+    tier: f.headers.tier,
+    trial: f.headers.trial,
+    quotaUsed: f.headers.quotaUsed,
+    vision: f.headers.vision || f.body.imageCount > 0,
+    site: f.headers.site,
+  };
+}
+
+/** Wire keys: the names the access log and earlier releases use. */
+const KEYS = {
+  class: "class",
+  path: "path",
+  error: "error",
+  model: "model",
+  stream: "stream",
+  reasoningEffort: "reasoning_effort",
+  feature: "feature",
+  tier: "tier",
+  trial: "trial",
+  quotaUsed: "quota_used",
+  vision: "vision",
+  site: "site",
+} as const satisfies Record<Exclude<keyof DecisionRecord, "reasons">, string>;
+
+/** ProcessingResponse.dynamic_metadata for a decision and, when the body was rewritten, its note. */
+export function encodeMetadata(record: DecisionRecord, note?: UpstreamNote): PbStruct {
+  const fields: Record<string, Json> = {};
+  for (const [k, wire] of Object.entries(KEYS)) {
+    const v = record[k as keyof typeof KEYS];
+    if (v === undefined) continue;
+    fields[wire] = Array.isArray(v) ? v.join(",") : v;
+  }
+  fields.reasons = record.reasons.join(" ");
+  return toStruct({
+    [METADATA_NAMESPACE]: fields,
+    [UPSTREAM_NAMESPACE]:
+      note === undefined
+        ? undefined
+        : { adapted_for: note.adaptedFor, undo: { keys: note.undo.keys, members: note.undo.members } },
+  });
+}
+
+const str = (v: Json | undefined) => (typeof v === "string" ? v : undefined);
+
+/** The decision record back from an access-log entry's `switchyard` metadata (absent fields stay absent). */
+export function decodeDecision(s: PbStruct | undefined | null): DecisionRecord {
+  const m = fromStruct(s);
+  const num = (v: Json | undefined) => (typeof v === "number" ? v : undefined);
+  const bool = (v: Json | undefined) => (typeof v === "boolean" ? v : undefined);
+  const path = str(m.path);
+  const reasons = str(m.reasons);
+  return {
+    class: str(m.class),
+    path: path === undefined || path === "" ? undefined : path.split(","),
+    error: str(m.error),
+    reasons: reasons === undefined || reasons === "" ? [] : reasons.split(" "),
+    model: str(m.model),
+    stream: bool(m.stream),
+    reasoningEffort: str(m.reasoning_effort),
+    feature: str(m.feature),
+    tier: str(m.tier),
+    trial: bool(m.trial),
+    quotaUsed: num(m.quota_used),
+    vision: bool(m.vision),
+    site: str(m.site),
+  };
+}
+
+/** The upstream note from forwarded metadata; undefined if there is none or it is not one. */
+export function decodeNote(s: PbStruct | undefined | null): UpstreamNote | undefined {
+  const m = fromStruct(s);
+  const adaptedFor = str(m.adapted_for);
+  const u = m.undo;
+  if (adaptedFor === undefined || u === null || typeof u !== "object" || Array.isArray(u)) return undefined;
+  const { keys, members } = u;
+  if (!Array.isArray(keys) || !keys.every((k) => typeof k === "string") || typeof members !== "string")
+    return undefined;
+  return { adaptedFor, undo: { keys: keys as string[], members } };
+}

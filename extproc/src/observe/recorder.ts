@@ -1,0 +1,45 @@
+// The last step of the access-log path: one joined record -> the log line, the metrics and
+// the per-backend windows that /status (and latency-aware routing) read.
+import type { PolicyHolder } from "../policy/holder.js";
+import type { RequestRecord } from "../telemetry/attempts.js";
+import type { WindowSet } from "../telemetry/window.js";
+import { buildLogLine } from "./log-line.js";
+import type { LogWriter } from "./log-writer.js";
+import type { Metrics } from "./metrics.js";
+
+export class Recorder {
+  constructor(
+    private readonly holder: PolicyHolder,
+    private readonly metrics: Metrics,
+    private readonly writer: LogWriter,
+    private readonly windows: WindowSet,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  record(r: RequestRecord): void {
+    const line = buildLogLine(r, this.holder.policy);
+    this.writer.write(line);
+    const { req, pool, attempts } = r;
+    const m = this.metrics;
+    const cls = req.decision.class ?? "none";
+    m.requests.inc({ class: cls, pool: pool ?? "none", status: String(req.status ?? 0) });
+    const code = req.decision.error ?? (req.status === 413 && !req.backend ? "body_too_large" : undefined);
+    if (code) m.rejections.inc({ code });
+    const at = this.now();
+    for (const a of attempts.slice(0, -1)) {
+      if (a.backend === "") continue;
+      m.attemptFailures.inc({ backend: a.backend, reason: a.outcome });
+      this.windows.get(a.backend).add({ at, ttftMs: undefined, error: true });
+    }
+    if (!req.backend) return;
+    const failed =
+      req.status === undefined ||
+      req.status >= 500 ||
+      req.flags.some((f) => f === "UF" || f === "UT" || f === "UR");
+    if (failed) m.attemptFailures.inc({ backend: req.backend, reason: req.flags[0] ?? `http_${req.status}` });
+    const labels = { class: cls, pool: pool ?? "none", backend: req.backend };
+    if (req.ttftMs !== undefined && !failed) m.ttft.observe(labels, req.ttftMs / 1000);
+    if (req.durationMs !== undefined) m.duration.observe(labels, req.durationMs / 1000);
+    this.windows.get(req.backend).add({ at, ttftMs: failed ? undefined : req.ttftMs, error: failed });
+  }
+}

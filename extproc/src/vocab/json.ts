@@ -1,0 +1,2 @@
+/** A JSON value, as log lines, dynamic metadata and policies hold them. */
+export type Json = string | number | boolean | null | Json[] | { [k: string]: Json };

@@ -1,0 +1,11 @@
+// Default ports, defined once: the CLI, the rendered bootstrap and the local stack read these.
+export const DEFAULT_PORTS = {
+  /** Envoy's listener for client requests. */
+  proxy: 8080,
+  /** Envoy's admin interface (loopback only). */
+  envoyAdmin: 9901,
+  /** switchyard's gRPC server: ext_proc and the access log. */
+  grpc: 50051,
+  /** switchyard's HTTP server: /healthz, /readyz, /metrics, /status. */
+  http: 9090,
+} as const;
