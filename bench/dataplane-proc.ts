@@ -3,7 +3,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
-import { envoyBin } from "../test/e2e/harness.js";
+import { envoyBin } from "../devkit/processes.js";
 
 let ticks: number | undefined;
 function clockTicks(): number {

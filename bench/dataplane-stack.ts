@@ -8,9 +8,9 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { envoyBin, freePort, ROOT, waitFor } from "../devkit/processes.js";
 import { HCM_BASE } from "../extproc/src/envoy/bootstrap.js";
 import { NO_BREAKER_LIMITS, STREAM_IDLE_S } from "../extproc/src/envoy/render-xds.js";
-import { envoyBin, freePort, ROOT, waitFor } from "../test/e2e/harness.js";
 import type { SimOptions } from "../test/sim/types.js";
 
 export const MODEL = "bench-model";

@@ -13,7 +13,7 @@
 // rewritten).
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ROOT } from "../test/e2e/harness.js";
+import { ROOT } from "../devkit/processes.js";
 import { cpuSeconds, environment, RssSampler, vmMb } from "./dataplane-proc.js";
 import {
   type CostRow,

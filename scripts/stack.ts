@@ -2,14 +2,58 @@
 // and Envoy, in the foreground; Ctrl-C stops everything.
 //   npm run stack                      # examples/discourse.yml
 //   npm run stack -- my-policy.yml
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import {
+  type Proc,
+  ROOT,
+  startEnvoy,
+  startSidecar,
+  waitEnvoyReady,
+  waitReadyz,
+} from "../devkit/processes.js";
+import type { Policy } from "../extproc/src/policy/compile.js";
 import { loadPolicyFile } from "../extproc/src/policy/load.js";
-import { envoyBin, ROOT, waitFor } from "../test/e2e/harness.js";
+import { DEFAULT_PORTS as P } from "../extproc/src/vocab/ports.js";
 import { type SimOptions, startSimFleet } from "../test/sim/sim-backend.js";
 
-const PORTS = { listen: 8080, admin: 9901, grpc: 50051, http: 9090 };
+/** A sim for every backend of the policy on this machine, named POOL-N. */
+function simsFor(policy: Policy): SimOptions[] {
+  const sims: SimOptions[] = [];
+  for (const [pool, doc] of policy.pools) {
+    doc.backends.forEach((b, i) => {
+      const host = b.address.slice(0, b.address.lastIndexOf(":"));
+      if (host !== "127.0.0.1" && host !== "localhost") return;
+      sims.push({
+        name: `${pool}-${i + 1}`,
+        servedModel: doc.served_model,
+        host: "127.0.0.1",
+        port: Number(b.address.split(":").pop()),
+        ttftMs: 150,
+        tokensPerSec: 40,
+        tokens: 60,
+        earlyHeaders: true,
+      });
+    });
+  }
+  return sims;
+}
+
+function banner(policyFile: string, policy: Policy, backends: number): string {
+  const h = policy.headers;
+  return `
+switchyard stack is up (policy ${policyFile}, ${backends} simulated backends)
+  requests   http://127.0.0.1:${P.proxy}/v1/chat/completions
+  sidecar    http://127.0.0.1:${P.http}/healthz
+  envoy      http://127.0.0.1:${P.envoyAdmin}/  (admin)
+
+try:
+  curl -sN http://127.0.0.1:${P.proxy}/v1/chat/completions -H 'content-type: application/json' \\
+    -H '${h.feature}: ai_bot' -H '${h.tier}: paid' \\
+    -d '{"model":"auto","stream":true,"reasoning_effort":"low","messages":[{"role":"user","content":"hello"}]}' -D -
+
+Ctrl-C stops everything.`;
+}
 
 async function main(): Promise<number> {
   const policyFile = resolve(process.argv[2] ?? join(ROOT, "examples", "discourse.yml"));
@@ -18,92 +62,51 @@ async function main(): Promise<number> {
     console.error(`stack: ${policyFile} is not a valid policy; run: npx switchyard check ${policyFile}`);
     return 1;
   }
-  const sims: SimOptions[] = [];
-  for (const [pool, doc] of loaded.policy.pools) {
-    doc.backends.forEach((b, i) => {
-      const [host, port] = [
-        b.address.slice(0, b.address.lastIndexOf(":")),
-        Number(b.address.split(":").pop()),
-      ];
-      if (host !== "127.0.0.1" && host !== "localhost") return;
-      sims.push({
-        name: `${pool}-${i + 1}`,
-        servedModel: doc.served_model,
-        host: "127.0.0.1",
-        port,
-        ttftMs: 150,
-        tokensPerSec: 40,
-        tokens: 60,
-        earlyHeaders: true,
-      });
-    });
-  }
-  const fleet = await startSimFleet(sims);
+  const fleet = await startSimFleet(simsFor(loaded.policy));
   const run = join(ROOT, ".run");
   await mkdir(run, { recursive: true });
-  const children: ChildProcess[] = [];
-  const start = (cmd: string, args: string[], name: string) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "inherit", "inherit"] });
-    child.once("exit", (code, signal) => {
-      if (!stopping) {
-        console.error(`stack: ${name} exited (${signal ?? code}); stopping`);
-        void stop(1);
-      }
-    });
-    children.push(child);
-    return child;
-  };
+  const procs: Proc[] = [];
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
-    for (const c of children.reverse()) if (c.exitCode === null) c.kill("SIGTERM");
-    await Promise.all(
-      children.map((c) => (c.exitCode === null ? new Promise((r) => c.once("exit", r)) : undefined)),
-    );
+    for (const p of [...procs].reverse()) await p.stop();
     await fleet.close();
     process.exit(code);
+  };
+  // Either process ending on its own takes the whole stack down.
+  const watch = (p: Proc) => {
+    procs.push(p);
+    void p.exited.then(() => {
+      if (stopping) return;
+      console.error(`stack: ${p.name} exited (${p.child.signalCode ?? p.child.exitCode}); stopping`);
+      void stop(1);
+    });
+    return p;
   };
   process.once("SIGINT", () => void stop(0));
   process.once("SIGTERM", () => void stop(0));
 
   const bootstrap = join(run, "envoy.json");
-  start(
-    process.execPath,
-    [
-      join(ROOT, "bin", "switchyard.js"),
-      "serve",
+  const sidecar = watch(
+    startSidecar({
       policyFile,
-      ...["--xds-dir", join(run, "xds"), "--bootstrap", bootstrap],
-      ...["--grpc-port", String(PORTS.grpc), "--http-port", String(PORTS.http)],
-      ...[
-        "--listen-address",
-        "127.0.0.1",
-        "--listen-port",
-        String(PORTS.listen),
-        "--admin-port",
-        String(PORTS.admin),
-      ],
-    ],
-    "switchyard",
+      xdsDir: join(run, "xds"),
+      grpcPort: P.grpc,
+      httpPort: P.http,
+      flags: {
+        bootstrap,
+        "listen-address": "127.0.0.1",
+        "listen-port": P.proxy,
+        "admin-port": P.envoyAdmin,
+      },
+      output: "inherit",
+    }),
   );
-  await waitFor("switchyard", async () => (await fetch(`http://127.0.0.1:${PORTS.http}/readyz`)).ok);
-  start(envoyBin(), ["-c", bootstrap, "--use-dynamic-base-id", "-l", "warning"], "envoy");
-  await waitFor("envoy", async () => (await fetch(`http://127.0.0.1:${PORTS.admin}/ready`)).ok);
-
-  const h = loaded.policy.headers;
-  console.log(`
-switchyard stack is up (policy ${policyFile}, ${fleet.backends.length} simulated backends)
-  requests   http://127.0.0.1:${PORTS.listen}/v1/chat/completions
-  sidecar    http://127.0.0.1:${PORTS.http}/healthz
-  envoy      http://127.0.0.1:${PORTS.admin}/  (admin)
-
-try:
-  curl -sN http://127.0.0.1:${PORTS.listen}/v1/chat/completions -H 'content-type: application/json' \\
-    -H '${h.feature}: ai_bot' -H '${h.tier}: paid' \\
-    -d '{"model":"auto","stream":true,"reasoning_effort":"low","messages":[{"role":"user","content":"hello"}]}' -D -
-
-Ctrl-C stops everything.`);
+  await waitReadyz(sidecar, P.http);
+  const envoy = watch(startEnvoy("envoy", bootstrap, { output: "inherit" }));
+  await waitEnvoyReady(envoy, `http://127.0.0.1:${P.envoyAdmin}`, { clusters: "swy." });
+  console.log(banner(policyFile, loaded.policy, fleet.backends.length));
   return new Promise(() => {});
 }
 

@@ -6,10 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { promisify } from "node:util";
-import { renderXdsFiles } from "../../extproc/src/envoy/write-xds.js";
-import { loadPolicyFile } from "../../extproc/src/policy/load.js";
-import { bootstrapYaml } from "../../scripts/render-examples.js";
-import { envoyBin, ROOT } from "./harness.js";
+import { bootstrapYaml, exampleXdsFiles } from "../../devkit/envoy-examples.js";
+import { envoyBin, ROOT } from "../../devkit/processes.js";
 
 const run = promisify(execFile);
 
@@ -25,9 +23,7 @@ describe("Envoy configuration", () => {
   });
 
   it("envoy/xds-example matches examples/discourse.yml", async () => {
-    const loaded = await loadPolicyFile(join(ROOT, "examples", "discourse.yml"));
-    assert.ok(loaded.ok);
-    const files = renderXdsFiles(loaded.policy);
+    const files = await exampleXdsFiles();
     assert.equal(await readFile(join(ROOT, "envoy", "xds-example", "cds.json"), "utf8"), files.cds);
     assert.equal(await readFile(join(ROOT, "envoy", "xds-example", "rds.json"), "utf8"), files.rds);
   });

@@ -4,9 +4,10 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
+import { waitFor } from "../../devkit/processes.js";
 import type { SimMode } from "../sim/modes.js";
 import { e2eFleet } from "./fleet.js";
-import { chat, readFixture, type Stack, startStack, waitFor } from "./harness.js";
+import { chat, readFixture, type Stack, startStack } from "./harness.js";
 
 describe("observability", () => {
   let stack: Stack;

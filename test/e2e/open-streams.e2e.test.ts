@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { setMaxListeners } from "node:events";
 import { Agent } from "node:http";
 import { describe, it } from "node:test";
+import { waitFor } from "../../devkit/processes.js";
 import { e2eFleet } from "./fleet.js";
-import { waitFor } from "./harness.js";
 import {
   envoyStats,
   POOLS,

@@ -3,8 +3,9 @@
 import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
+import { waitFor } from "../../devkit/processes.js";
 import { e2eFleet } from "./fleet.js";
-import { chat, readFixture, type Stack, startStack, waitFor } from "./harness.js";
+import { chat, readFixture, type Stack, startStack } from "./harness.js";
 
 describe("policy reload", () => {
   let stack: Stack;

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
-import { ROOT } from "../e2e/harness.js";
+import { ROOT } from "../../devkit/processes.js";
 
 type Service = {
   build?: { context: string; dockerfile: string };

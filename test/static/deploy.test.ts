@@ -6,8 +6,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { promisify } from "node:util";
+import { ROOT } from "../../devkit/processes.js";
 import { createMetrics } from "../../extproc/src/observe/metrics.js";
-import { ROOT } from "../e2e/harness.js";
 
 const run = promisify(execFile);
 const prom = join(ROOT, "deploy", "prometheus");
