@@ -4,10 +4,11 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
-import { waitFor } from "../../devkit/processes.js";
+import { waitFor, waitUntil } from "../../devkit/processes.js";
 import type { SimMode } from "../sim/modes.js";
 import { e2eFleet } from "./fleet.js";
 import { chat, readFixture, type Stack, startStack } from "./harness.js";
+import { logLine } from "./util.js";
 
 describe("observability", () => {
   let stack: Stack;
@@ -18,16 +19,7 @@ describe("observability", () => {
     await stack?.stop();
   });
 
-  const lineFor = async (id: string) => {
-    let line: Record<string, unknown> | undefined;
-    await waitFor(`log line for ${id}`, async () => {
-      const lines = stack.switchyard.jsonLines().filter((l) => l.request_id === id);
-      assert.ok(lines.length <= 1, `more than one line for ${id}`);
-      line = lines[0];
-      return line !== undefined;
-    });
-    return line as Record<string, unknown>;
-  };
+  const lineFor = (id: string) => logLine(stack, id);
   const metrics = async () => (await fetch(`${stack.sidecarUrl}/metrics`)).text();
   /** Sum of every series of `name` whose labels include all of `labels` (comma-separated k="v"). */
   const metricValue = (text: string, name: string, labels: string) =>
@@ -170,28 +162,40 @@ describe("observability", () => {
     }
   });
 
-  it("metrics move: requests by class/pool/status, TTFT, ext_proc time, policy info", async () => {
-    const before = metricValue(
-      await metrics(),
-      "switchyard_requests_total",
-      'class="fast",pool="qwen-small",status="200"',
-    );
+  it("metrics move: requests by class/pool/status, TTFT, ext_proc time by phase, policy info", async () => {
+    const series = {
+      requests: ["switchyard_requests_total", 'class="fast",pool="qwen-small",status="200"'],
+      ttft: ["switchyard_ttft_seconds_count", 'class="fast",pool="qwen-small"'],
+      router: ["switchyard_extproc_processing_seconds_count", 'phase="router"'],
+      upstream: ["switchyard_extproc_processing_seconds_count", 'phase="upstream"'],
+    } as const;
+    const read = (text: string) =>
+      Object.fromEntries(
+        Object.entries(series).map(([k, [name, labels]]) => [k, metricValue(text, name, labels)]),
+      ) as Record<keyof typeof series, number>;
+    const before = read(await metrics());
     for (let i = 0; i < 3; i++) {
       const r = await chat(stack.url, { headers: { "X-Discourse-AI-Feature": "translate" } });
       assert.equal(r.status, 200);
     }
-    await waitFor("requests counter", async () => {
-      const now = metricValue(
-        await metrics(),
-        "switchyard_requests_total",
-        'class="fast",pool="qwen-small",status="200"',
-      );
-      return now >= before + 3;
-    });
+    // A fallback from qwen-large to deepseek-flash: the one attempt that runs the upstream phase.
+    const { status, line } = await withQwenLarge("refuse", "refuse");
+    assert.equal(status, 200);
+    assert.equal(line.pool, "deepseek-flash");
+    const after = read(
+      await waitUntil(
+        "the three fast requests counted",
+        metrics,
+        (m) => read(m).requests >= before.requests + 3,
+      ),
+    );
+    assert.ok(after.ttft >= before.ttft + 3, `TTFT count ${before.ttft} → ${after.ttft}`);
+    assert.ok(after.router >= before.router + 4, `router phase count ${before.router} → ${after.router}`);
+    assert.ok(
+      after.upstream >= before.upstream + 1,
+      `upstream phase count ${before.upstream} → ${after.upstream}`,
+    );
     const m = await metrics();
-    assert.ok(metricValue(m, "switchyard_ttft_seconds_count", 'class="fast",pool="qwen-small"') >= 3);
-    assert.ok(metricValue(m, "switchyard_extproc_processing_seconds_count", 'phase="router"') >= 3);
-    assert.ok(metricValue(m, "switchyard_extproc_processing_seconds_count", 'phase="upstream"') >= 3);
     assert.match(m, /switchyard_policy_info\{hash="[0-9a-f]{12}"\} 1/);
     assert.match(m, /process_resident_memory_bytes/);
   });

@@ -13,7 +13,6 @@ import {
   policyWith,
   post,
   type RawResponse,
-  sleep,
   TRANSLATE,
   taggedBody,
   useStack,
@@ -45,13 +44,19 @@ describe("open SSE responses and ext_proc streams", () => {
     setMaxListeners(STREAMS + 10, abort.signal);
     let firstBytes = 0;
     const settled: RawResponse[] = [];
+    // Resolves at the next first byte or response end.
+    let wake: () => void = () => {};
+    const progress = () =>
+      new Promise<void>((resolve) => {
+        wake = resolve;
+      });
     const started = Date.now();
     const responses: Promise<RawResponse>[] = [];
     try {
       for (let i = 0; i < STREAMS && settled.length === 0; i++) {
         // At most RAMP requests wait for their first byte at a time: 500 arriving at once queue up
         // in the sidecar (2 cores here) past Envoy's 2 s ext_proc message_timeout, a 504.
-        while (i - firstBytes >= RAMP && settled.length === 0) await sleep(5);
+        while (i - firstBytes >= RAMP && settled.length === 0) await progress();
         responses.push(
           post(s.url, {
             headers: TRANSLATE,
@@ -60,9 +65,11 @@ describe("open SSE responses and ext_proc streams", () => {
             signal: abort.signal,
             onFirstByte: (status) => {
               if (status === 200) firstBytes++;
+              wake();
             },
           }).then((r) => {
             settled.push(r);
+            wake();
             return r;
           }),
         );

@@ -3,6 +3,7 @@
 // moves new ext_proc streams to the other one, and only then stops.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { waitUntil } from "../../devkit/processes.js";
 import { e2eFleet } from "./fleet.js";
 import { chat, readFixture, type Stack, startStack } from "./harness.js";
 
@@ -36,21 +37,40 @@ describe("sidecar restart under traffic", () => {
       }
     };
     const loops = Array.from({ length: 8 }, loop);
-    await new Promise((r) => setTimeout(r, 500));
+    // Each step waits for traffic to have gone through: before the first restart, during each
+    // restart (while one sidecar drains the other serves), and after both.
+    const served = async (what: string, count: number) => {
+      const from = done;
+      await waitUntil(
+        what,
+        () => done - from,
+        (n) => n >= count,
+      );
+    };
+    await served("requests before the restarts", 20);
     const pid0 = stack.sidecars[0]?.child.pid;
     const all = [...stack.sidecars];
-    await stack.restartSidecar(0);
-    await stack.restartSidecar(1);
+    const during: number[] = [];
+    for (const i of [0, 1]) {
+      const from = done;
+      await stack.restartSidecar(i);
+      during.push(done - from);
+    }
     assert.notEqual(stack.sidecars[0]?.child.pid, pid0, "sidecar 0 was replaced");
     // Drained and exited by itself (the harness would SIGKILL it after 5 s): open access-log
     // streams are answered on shutdown instead of holding the server open.
     assert.equal(all[0]?.child.exitCode, 0);
     assert.equal(all[1]?.child.exitCode, 0);
-    await new Promise((r) => setTimeout(r, 500));
+    await served("requests after both restarts", 20);
     running = false;
     await Promise.all(loops);
-    t.diagnostic(`${done} requests during two restarts, ${failures.length} failed`);
-    assert.ok(done > 100, `only ${done} requests were sent`);
+    t.diagnostic(
+      `${done} requests in all, ${during.join(" and ")} during the two restarts, ${failures.length} failed`,
+    );
+    assert.ok(
+      during.every((n) => n > 0),
+      `requests were served while each sidecar restarted: ${during}`,
+    );
     all.push(...stack.sidecars);
     const failed = all.flatMap((p) => p.jsonLines()).filter((l) => l.status !== 200);
     assert.deepEqual(

@@ -1,10 +1,12 @@
-// Helpers shared by the fallback, least-request, streaming and open-streams e2e suites: a stack
-// per describe with modes reset after each test, a raw HTTP client that keeps the exact bytes
-// and their arrival times, per-request attempt trails from the sims, and Envoy admin stats.
+// Helpers shared by the e2e suites: a stack per describe with modes reset after each test, a
+// raw HTTP client that keeps the exact bytes and their arrival times, per-request attempt
+// trails from the sims, switchyard's log line of a request, and Envoy admin stats.
+import assert from "node:assert/strict";
 import { type Agent, request } from "node:http";
 import { performance } from "node:perf_hooks";
 import { after, afterEach, before } from "node:test";
 import { parse, stringify } from "yaml";
+import { envoyStats as readEnvoyStats, waitUntil } from "../../devkit/processes.js";
 import type { RecordedRequest, SimBackend, SimOptions } from "../sim/sim-backend.js";
 import { readFixture, type Stack, type StackOptions, startStack } from "./harness.js";
 
@@ -195,13 +197,21 @@ export function totalReceived(stack: Stack): number {
 
 /** Envoy admin counters and gauges whose name matches `filter` (a regex), by full name. */
 export async function envoyStats(stack: Stack, filter: string): Promise<Record<string, number>> {
-  const res = await fetch(`${stack.adminUrl}/stats?filter=${encodeURIComponent(filter)}`);
-  const out: Record<string, number> = {};
-  for (const line of (await res.text()).split("\n")) {
-    const m = /^(\S+): (\d+)$/.exec(line.trim());
-    if (m) out[m[1] as string] = Number(m[2]);
-  }
-  return out;
+  return readEnvoyStats(stack.adminUrl, filter);
+}
+
+/**
+ * switchyard's log line for the request sent with `x-request-id: id`. It is written when Envoy
+ * ends the request, so once it is there no further attempt of that request can reach a backend.
+ */
+export async function logLine(stack: Stack, id: string): Promise<Record<string, unknown>> {
+  const lines = await waitUntil(
+    `switchyard's log line for ${id}`,
+    () => stack.sidecars.flatMap((p) => p.jsonLines()).filter((l) => l.request_id === id),
+    (found) => found.length > 0,
+  );
+  assert.equal(lines.length, 1, `one log line for ${id}: ${JSON.stringify(lines)}`);
+  return lines[0] as Record<string, unknown>;
 }
 
 /** SSE `data:` payloads of a body; the framing must be exactly `data: ...\n\n` per event. */
@@ -216,5 +226,3 @@ export function sseData(body: string): { events: string[]; rest: string } {
     rest,
   };
 }
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
