@@ -18,6 +18,16 @@ export const ERRORS = {
     type: "invalid_request_error",
     describe: "the request body is JSON but not an object",
   },
+  nesting_too_deep: {
+    status: 400,
+    type: "invalid_request_error",
+    describe: "a request setting (tools, chat_template_kwargs, …) nests arrays or objects deeper than 128 levels",
+  },
+  unsupported_media_type: {
+    status: 415,
+    type: "invalid_request_error",
+    describe: "the request's content-type is not application/json",
+  },
   body_too_large: {
     status: 413,
     type: "invalid_request_error",

@@ -53,14 +53,16 @@ export async function serve(o: ServeOptions): Promise<number> {
   const metrics = createMetrics();
   setPolicyInfo(metrics, first.policy.hash);
   const writer = new LogWriter();
+  writer.onDrop = (reason) => metrics.logLinesDropped.inc({ reason });
   const windows = new WindowSet();
   const joiner = new AccessLogJoiner((b) => holder.addresses.get(b));
   const recorder = new Recorder(holder, metrics, writer, windows);
   const hooks = newHooks();
-  hooks.onFault = (phase, id, err) =>
-    log(
-      `internal fault in ${phase} ext_proc, request ${id ?? "-"}: ${(err.stack ?? err.message).replace(/\n\s*/g, " | ")}`,
-    );
+  hooks.onFault = (phase, id, err) => {
+    metrics.extprocFaults.inc({ phase });
+    const where = (err.stack ?? err.message).replace(/\n\s*/g, " | ");
+    log(`internal fault in ${phase} ext_proc, request ${id ?? "-"}: ${where}`);
+  };
   // Label lookups cost more than the observation: resolve each phase's series once.
   const processed = {
     router: metrics.extprocSeconds.labels({ phase: "router" }),
@@ -87,13 +89,20 @@ export async function serve(o: ServeOptions): Promise<number> {
     lastClusters = [...files.current];
     log(`policy ${policy.hash}: wrote ${files.clusterCount} clusters to ${o.xdsDir}`);
   };
-  await publish(first.policy);
-  if (o.bootstrapFile) {
-    await writeBootstrap(o.bootstrapFile, {
-      ...o.bootstrap,
-      sidecars: [{ address: o.grpcAddress, grpcPort: o.grpcPort, httpPort: o.httpPort }],
-      xdsDir: o.xdsDir,
-    });
+  try {
+    await publish(first.policy);
+    if (o.bootstrapFile) {
+      await writeBootstrap(o.bootstrapFile, {
+        ...o.bootstrap,
+        sidecars: [{ address: o.grpcAddress, grpcPort: o.grpcPort, httpPort: o.httpPort }],
+        xdsDir: o.xdsDir,
+      });
+    }
+  } catch (err) {
+    log(`cannot write Envoy's files: ${(err as Error).message}`);
+    poller.stop();
+    joiner.close();
+    return 1;
   }
 
   const grpcServer = newGrpcServer();

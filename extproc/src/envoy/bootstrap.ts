@@ -105,6 +105,8 @@ function grpcAccessLog(filter?: object): object {
         grpc_service: { envoy_grpc: { cluster_name: ALS_CLUSTER } },
         buffer_flush_interval: "0.1s",
       },
+      // switchyard's join key, on the request's entry and on each attempt's.
+      additional_request_headers_to_log: [H.joinKey],
     },
   };
 }
@@ -179,13 +181,14 @@ export function renderBootstrap(o: BootstrapOptions): object {
                   typed_config: {
                     "@type": `${T}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`,
                     ...HCM_BASE,
-                    // A client must not pick the cluster itself: drop the header before the first route match.
+                    // A client must not pick the cluster, nor forge the key that joins attempts to
+                    // requests: drop both headers before the first route match.
                     early_header_mutation_extensions: [
                       {
                         name: "envoy.http.early_header_mutation.header_mutation",
                         typed_config: {
                           "@type": `${T}envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation`,
-                          mutations: [{ remove: H.cluster }],
+                          mutations: [{ remove: H.cluster }, { remove: H.joinKey }],
                         },
                       },
                     ],

@@ -75,3 +75,10 @@ describe("upstream note round trip", () => {
     for (const bad of bads) assert.equal(decodeNote(bad as PbStruct), undefined, JSON.stringify(bad));
   });
 });
+
+describe("strings protobuf cannot carry", () => {
+  test("a lone surrogate in the model (JSON allows \\ud800) reaches Envoy as U+FFFD, not invalid UTF-8", () => {
+    const md = wire(encodeMetadata({ model: "\ud800x", reasons: [] }));
+    assert.equal(decodeDecision(md.fields[METADATA_NAMESPACE]?.structValue).model, "\ufffdx");
+  });
+});

@@ -1,6 +1,7 @@
 // Router-level processing: headers + buffered body -> decision -> route selection. Answers the
 // body message as the last one, so the stream loop ends the gRPC stream and a long SSE response
 // holds no ext_proc stream open.
+import { randomBytes } from "node:crypto";
 import type { Policy } from "../policy/compile.js";
 import { rewriteForPool } from "../reasoning/render-body.js";
 import type { Decision } from "../routing/decide.js";
@@ -18,6 +19,11 @@ import {
 import type { Processor, Step } from "./processor.js";
 
 const EMPTY = Buffer.alloc(0);
+
+/** Unique per process (random prefix) and per request (counter): cheap, and safe with several sidecars. */
+const JOIN_PREFIX = randomBytes(6).toString("hex");
+let joinCounter = 0;
+const nextJoinKey = () => `${JOIN_PREFIX}-${(joinCounter++).toString(36)}`;
 
 export class RouterProcessor implements Processor {
   private headers: Record<string, string> = {};
@@ -71,6 +77,7 @@ export class RouterProcessor implements Processor {
       [H.cluster]: pathClusterName(d.path),
       [H.class]: d.className,
       [H.maxRetries]: String(retries),
+      [H.joinKey]: nextJoinKey(),
     };
     const response: CommonResponse = { clear_route_cache: true };
     // Attempts normally go to the path's first pool: rewrite the body for it here, and Envoy

@@ -22,10 +22,16 @@ export function toStruct(obj: Record<string, Json | undefined>): PbStruct {
   return { fields };
 }
 
+/** ES2024's String.prototype.toWellFormed (Node 20 has it; the TypeScript lib here does not). */
+type Es2024String = string & { isWellFormed(): boolean; toWellFormed(): string };
+const wellFormed = (s: string) => ((s as Es2024String).isWellFormed() ? s : (s as Es2024String).toWellFormed());
+
 function toValue(v: Json): PbValue {
   if (v === null) return { nullValue: "NULL_VALUE" };
   if (typeof v === "number") return { numberValue: v };
-  if (typeof v === "string") return { stringValue: v };
+  // A lone surrogate (JSON allows "\ud800") has no UTF-8 form: protobuf would carry invalid
+  // UTF-8 and Envoy would refuse the whole message.
+  if (typeof v === "string") return { stringValue: wellFormed(v) };
   if (typeof v === "boolean") return { boolValue: v };
   if (Array.isArray(v)) return { listValue: { values: v.map(toValue) } };
   return { structValue: toStruct(v) };

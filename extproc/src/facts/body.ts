@@ -25,6 +25,31 @@ export function parseChatBody(text: string): ParsedBody {
   return { ok: true, body: value as ChatBody };
 }
 
+/**
+ * How deep request settings may nest. Chat settings (tools, response_format, chat_template_kwargs)
+ * nest a few levels; thousands of levels are an attack on recursive code downstream (ours, a
+ * JSON serializer, the backend's), refused before anything walks them.
+ */
+export const MAX_NESTING = 128;
+
+/**
+ * The first top-level member (other than the prompt) that nests deeper than `max`, or undefined.
+ * Iterative, so a hostile depth cannot overflow the stack here either.
+ */
+export function tooDeep(body: ChatBody, max = MAX_NESTING): string | undefined {
+  for (const [key, value] of Object.entries(body)) {
+    if (key === "messages" || key === "prompt" || value === null || typeof value !== "object") continue;
+    const stack: [unknown, number][] = [[value, 1]];
+    while (stack.length > 0) {
+      const [v, depth] = stack.pop() as [unknown, number];
+      if (depth > max) return key;
+      for (const child of Object.values(v as object))
+        if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
+    }
+  }
+  return undefined;
+}
+
 /** Token allowances of the prompt estimate (documented; vLLM's real counts vary by model). */
 export const TOKENS_PER_MESSAGE = 4;
 export const TOKENS_PER_IMAGE = 768;

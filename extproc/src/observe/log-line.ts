@@ -25,6 +25,7 @@ export function buildLogLine(record: RequestRecord, policy: Policy): Record<stri
     attempts: req.attemptCount,
     attempt_list: attempts as unknown as Json,
     status: req.status ?? null,
+    outcome: record.outcome,
     ttft_ms: req.ttftMs ?? null,
     duration_ms: req.durationMs ?? null,
     bytes: req.responseBytes,

@@ -12,8 +12,8 @@ export function createMetrics() {
     registry,
     requests: new Counter({
       name: "switchyard_requests_total",
-      help: "Finished requests by class, pool that served them and HTTP status",
-      labelNames: ["class", "pool", "status"] as const,
+      help: "Finished requests by class, pool that served them, HTTP status and outcome (ok, rejected, client_error, error, upstream_reset_after_response, client_disconnected)",
+      labelNames: ["class", "pool", "status", "outcome"] as const,
       registers: [registry],
     }),
     ttft: new Histogram({
@@ -63,8 +63,20 @@ export function createMetrics() {
     }),
     policyReloads: new Counter({
       name: "switchyard_policy_reloads_total",
-      help: "Policy reloads by result (applied, rejected)",
+      help: "Policy reloads by result (applied; rejected: invalid policy or Envoy files not written)",
       labelNames: ["result"] as const,
+      registers: [registry],
+    }),
+    logLinesDropped: new Counter({
+      name: "switchyard_log_lines_dropped_total",
+      help: "Request log lines not written: stdout too slow (backpressure) or failing (broken)",
+      labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
+    extprocFaults: new Counter({
+      name: "switchyard_extproc_faults_total",
+      help: "Internal faults in ext_proc processing (answered with a JSON 500), by phase",
+      labelNames: ["phase"] as const,
       registers: [registry],
     }),
     policyInfo: new Gauge({

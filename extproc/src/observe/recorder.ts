@@ -22,7 +22,7 @@ export class Recorder {
     const { req, pool, attempts } = r;
     const m = this.metrics;
     const cls = req.decision.class ?? "none";
-    m.requests.inc({ class: cls, pool: pool ?? "none", status: String(req.status ?? 0) });
+    m.requests.inc({ class: cls, pool: pool ?? "none", status: String(req.status ?? 0), outcome: r.outcome });
     const code = req.decision.error ?? (req.status === 413 && !req.backend ? "body_too_large" : undefined);
     if (code) m.rejections.inc({ code });
     const at = this.now();
@@ -32,11 +32,16 @@ export class Recorder {
       this.windows.get(a.backend).add({ at, ttftMs: undefined, error: true });
     }
     if (!req.backend) return;
+    const broken = r.outcome === "upstream_reset_after_response";
     const failed =
+      broken ||
       req.status === undefined ||
       req.status >= 500 ||
       req.flags.some((f) => f === "UF" || f === "UT" || f === "UR");
-    if (failed) m.attemptFailures.inc({ backend: req.backend, reason: req.flags[0] ?? `http_${req.status}` });
+    if (failed) {
+      const reason = broken ? "upstream_reset_after_response" : (req.flags[0] ?? `http_${req.status}`);
+      m.attemptFailures.inc({ backend: req.backend, reason });
+    }
     const labels = { class: cls, pool: pool ?? "none", backend: req.backend };
     if (req.ttftMs !== undefined && !failed) m.ttft.observe(labels, req.ttftMs / 1000);
     if (req.durationMs !== undefined) m.duration.observe(labels, req.durationMs / 1000);

@@ -3,7 +3,7 @@
 // The router-level processor and `switchyard explain` both call this, so the trace an
 // operator reads is the one the data plane acted on.
 import { type ClientError, clientError } from "../errors.js";
-import { type ChatBody, parseChatBody } from "../facts/body.js";
+import { type ChatBody, MAX_NESTING, parseChatBody, tooDeep } from "../facts/body.js";
 import { readFacts } from "../facts/read-facts.js";
 import type { HeaderBag, RequestFacts } from "../facts/types.js";
 import type { Policy } from "../policy/compile.js";
@@ -23,6 +23,14 @@ export function evaluate(policy: Policy, headers: HeaderBag, raw: Buffer, rand: 
     );
     return { kind: "bad_body", error, reasons: [reason("reject", "reject:body_too_large", error.message)] };
   }
+  const type = headers["content-type"];
+  if (type !== undefined && !isJson(type)) {
+    const error = clientError(
+      "unsupported_media_type",
+      `content-type '${type.slice(0, 80)}' is not application/json; send the body as JSON`,
+    );
+    return { kind: "bad_body", error, reasons: [reason("reject", "reject:unsupported_media_type", error.message)] };
+  }
   const parsed = parseChatBody(raw.toString("utf8"));
   if (!parsed.ok) {
     const error =
@@ -31,8 +39,22 @@ export function evaluate(policy: Policy, headers: HeaderBag, raw: Buffer, rand: 
         : clientError("body_not_object", `request body must be a JSON object, got ${parsed.detail}`);
     return { kind: "bad_body", error, reasons: [reason("reject", `reject:${parsed.code}`, error.message)] };
   }
+  const deep = tooDeep(parsed.body);
+  if (deep !== undefined) {
+    const error = clientError(
+      "nesting_too_deep",
+      `request field '${deep}' nests deeper than ${MAX_NESTING} levels of arrays or objects`,
+    );
+    return { kind: "bad_body", error, reasons: [reason("reject", "reject:nesting_too_deep", error.message)] };
+  }
   const facts = readFacts(policy, headers, parsed.body, bytes);
   return { kind: "decided", raw, body: parsed.body, facts, decision: decide(policy, facts, rand) };
+}
+
+/** application/json, any case, with or without parameters (charset); a missing type is taken as JSON. */
+function isJson(contentType: string): boolean {
+  const media = contentType.split(";")[0]?.trim().toLowerCase();
+  return media === "application/json" || media === "" || media?.endsWith("+json") === true;
 }
 
 /** Deterministic randomness for --seed and tests (mulberry32). */

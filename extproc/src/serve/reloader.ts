@@ -1,6 +1,10 @@
 // Policy reloads: on SIGHUP or when the file changes. A new policy is checked, its Envoy files
-// written, and only then swapped in; an invalid one is refused and the running one kept.
+// written, and only then swapped in; an invalid one, or one whose files cannot be written, is
+// refused and the running one kept. The policy's directory is watched, not the file: a save by
+// rename (editors, `mv new policy.yml`, a Kubernetes ConfigMap's symlink swap) replaces the file
+// a file watch was following, and that watch would never fire again.
 import { watch } from "node:fs";
+import { basename, dirname } from "node:path";
 import type { Policy } from "../policy/compile.js";
 import type { PolicyHolder } from "../policy/holder.js";
 import { loadPolicyFile } from "../policy/load.js";
@@ -24,15 +28,23 @@ export class Reloader {
   private readonly watcher;
 
   constructor(private readonly o: ReloaderOptions) {
-    this.watcher = watch(o.file, () => {
+    const name = basename(o.file);
+    this.watcher = watch(dirname(o.file), (_event, changed) => {
+      // A ConfigMap swaps its `..data` symlink, not the file; unknown names count too.
+      if (changed !== null && changed !== name && !String(changed).startsWith("..")) return;
       clearTimeout(this.debounce);
-      this.debounce = setTimeout(() => this.reload(), 200);
+      this.debounce = setTimeout(() => void this.reload(), 200);
     });
   }
 
-  /** Queues a reload; reloads run one at a time, in order. */
+  /** Queues a reload; reloads run one at a time, in order, and a failed one never stops the next. */
   reload(): Promise<void> {
-    this.queue = this.queue.then(() => this.run());
+    this.queue = this.queue.then(() =>
+      this.run().catch((err: Error) => {
+        this.o.onResult("rejected", this.o.holder.policy);
+        this.o.log(`reload failed, keeping policy ${this.o.holder.policy.hash}: ${err.message}`);
+      }),
+    );
     return this.queue;
   }
 

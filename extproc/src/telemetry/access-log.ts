@@ -3,7 +3,7 @@
 
 import { type DecisionRecord, decodeDecision } from "../extproc/decision-record.js";
 import type { PbStruct } from "../extproc/struct.js";
-import { METADATA_NAMESPACE } from "../vocab/names.js";
+import { H, METADATA_NAMESPACE } from "../vocab/names.js";
 
 interface PbDuration {
   seconds?: number;
@@ -28,7 +28,14 @@ export interface PbHttpLogEntry {
     /** DownstreamEnd for the request's entry, UpstreamEnd for one attempt's (router upstream_log). */
     access_log_type?: string;
   };
-  request?: { request_id?: string; path?: string; request_method?: string; request_body_bytes?: number };
+  request?: {
+    request_id?: string;
+    path?: string;
+    request_method?: string;
+    request_body_bytes?: number;
+    /** additional_request_headers_to_log: switchyard's join key. */
+    request_headers?: Record<string, string>;
+  };
   response?: {
     response_code?: { value?: number };
     response_body_bytes?: number;
@@ -38,6 +45,8 @@ export interface PbHttpLogEntry {
 
 export interface FinishedRequest {
   requestId: string;
+  /** What joins a request with its attempts: switchyard's own key, else (not routed) the request id. */
+  joinKey: string;
   startedAt: number;
   path: string;
   status: number | undefined;
@@ -53,7 +62,12 @@ export interface FinishedRequest {
   requestBytes: number;
   decision: DecisionRecord;
   clientDisconnected: boolean;
+  /** The response started, then the backend's stream broke (reset, protocol error, idle timeout). */
+  brokenAfterResponse: boolean;
 }
+
+/** Response flags of a backend stream that died: reset, protocol error, idle or duration timeout. */
+const BROKEN_FLAGS: ReadonlySet<string> = new Set(["UPE", "UR", "UC", "SI", "UMSDR"]);
 
 /** Envoy's short response-flag names, as %RESPONSE_FLAGS% prints them. */
 const FLAG_CODES: Record<string, string> = {
@@ -97,13 +111,17 @@ export function readLogEntry(e: PbHttpLogEntry): FinishedRequest {
     .filter(([, v]) => v === true)
     .map(([k]) => FLAG_CODES[k] ?? k);
   const sa = c.upstream_remote_address?.socket_address;
+  const status = e.response?.response_code?.value || undefined;
+  const details = e.response?.response_code_details ?? "";
+  const clientDisconnected = flags.includes("DC") || flags.includes("DR");
   return {
     requestId: e.request?.request_id ?? "",
+    joinKey: e.request?.request_headers?.[H.joinKey] ?? e.request?.request_id ?? "",
     startedAt: ms(c.start_time) ?? Date.now(),
     path: e.request?.path ?? "",
-    status: e.response?.response_code?.value || undefined,
+    status,
     flags,
-    details: e.response?.response_code_details ?? "",
+    details,
     failureReason: c.upstream_transport_failure_reason ?? "",
     cluster: c.upstream_cluster ?? "",
     backend: sa?.address ? `${sa.address}:${sa.port_value ?? 0}` : "",
@@ -113,7 +131,11 @@ export function readLogEntry(e: PbHttpLogEntry): FinishedRequest {
     responseBytes: Number(e.response?.response_body_bytes ?? 0),
     requestBytes: Number(e.request?.request_body_bytes ?? 0),
     decision: decodeDecision(c.metadata?.filter_metadata?.[METADATA_NAMESPACE]),
-    clientDisconnected: flags.includes("DC") || flags.includes("DR"),
+    clientDisconnected,
+    brokenAfterResponse:
+      !clientDisconnected &&
+      (details.startsWith("upstream_reset_after_response_started") ||
+        (status !== undefined && status < 500 && !!sa?.address && flags.some((f) => BROKEN_FLAGS.has(f)))),
   };
 }
 

@@ -72,7 +72,8 @@ export function attemptOutcomes(
   if (!lastListed && req.backend !== "") {
     while (list.length < total - 1) list.push({ backend: "", outcome: "failed_before_response" });
     let outcome: string;
-    if (req.status === undefined || req.status === 0) outcome = req.flags.join(",") || "no_response";
+    if (req.brokenAfterResponse) outcome = "upstream_reset_after_response";
+    else if (req.status === undefined || req.status === 0) outcome = req.flags.join(",") || "no_response";
     else outcome = `http_${req.status}`;
     list.push({ backend: req.backend, outcome });
   }
@@ -84,12 +85,31 @@ export function attemptOutcomes(
   }));
 }
 
+/** How a request ended, in one word (the log line's `outcome`, a label of switchyard_requests_total). */
+export type Outcome =
+  | "ok"
+  | "rejected"
+  | "client_error"
+  | "error"
+  | "upstream_reset_after_response"
+  | "client_disconnected";
+
+export function outcomeOf(req: FinishedRequest): Outcome {
+  if (req.decision.error !== undefined) return "rejected";
+  if (req.clientDisconnected) return "client_disconnected";
+  if (req.brokenAfterResponse) return "upstream_reset_after_response";
+  if (req.status === undefined || req.status >= 500) return "error";
+  if (req.status >= 400) return "client_error";
+  return "ok";
+}
+
 /** One finished request with its attempts joined: what the log line, metrics and windows read. */
 export interface RequestRecord {
   req: FinishedRequest;
   /** The pool of the backend that served (or last failed), or null. */
   pool: string | null;
   attempts: AttemptOutcome[];
+  outcome: Outcome;
 }
 
 /**
@@ -112,13 +132,13 @@ export class AccessLogJoiner {
   onEntry(entry: PbHttpLogEntry): RequestRecord | undefined {
     if (isUpstreamEntry(entry)) {
       const a = readLogEntry(entry);
-      this.attempts.fail(a.requestId, { backend: a.backend, outcome: attemptFailure(a) });
+      this.attempts.fail(a.joinKey, { backend: a.backend, outcome: attemptFailure(a) });
       return undefined;
     }
     const req = readLogEntry(entry);
-    const attempts = attemptOutcomes(req, this.attempts.take(req.requestId), this.poolOf);
+    const attempts = attemptOutcomes(req, this.attempts.take(req.joinKey), this.poolOf);
     const pool = req.backend ? (this.poolOf(req.backend) ?? null) : null;
-    return { req, pool, attempts };
+    return { req, pool, attempts, outcome: outcomeOf(req) };
   }
 
   close(): void {

@@ -9,6 +9,12 @@ export const H = {
   /** Envoy's per-request retry count override (needs mutation_rules.allow_envoy). */
   maxRetries: "x-envoy-max-retries",
   requestId: "x-request-id",
+  /**
+   * switchyard's own id for a routed request, set by the router and logged by Envoy with the
+   * request and with each failed attempt: the key that joins them. A client's x-request-id may
+   * repeat; this one cannot (a client's own value is stripped before routing).
+   */
+  joinKey: "x-switchyard-request",
   contentLength: "content-length",
 } as const;
 
