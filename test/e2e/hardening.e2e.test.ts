@@ -1,0 +1,183 @@
+// Regression tests for the fault and abuse campaign (issue: hardening): hostile bodies get a
+// defined answer, not a 500; the record of each request is its own; a stream that breaks after
+// its 200 counts as an error; the policy reloads however the file is saved, and a reload that
+// cannot write Envoy's files is refused while the running policy keeps serving.
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { waitUntil } from "../../devkit/processes.js";
+import { e2eFleet } from "./fleet.js";
+import { readFixture, type Stack } from "./harness.js";
+import { AI_BOT, POOLS, post, TRANSLATE, taggedBody, useStack } from "./util.js";
+
+const defaultStack = async () => ({ policy: await readFixture("e2e-policy.yml"), sims: e2eFleet() });
+
+/** Every log line switchyard wrote for client request id `id`, once `n` of them are there. */
+const linesFor = (s: Stack, id: string, n: number) =>
+  waitUntil(
+    `${n} log line(s) for ${id}`,
+    () => s.sidecars.flatMap((p) => p.jsonLines()).filter((l) => l.request_id === id),
+    (found) => found.length >= n,
+  );
+
+const metric = async (s: Stack, name: string, labels: string[]) => {
+  const text = await (await fetch(`${s.sidecarUrl}/metrics`)).text();
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith(`${name}{`) && labels.every((p) => l.includes(p)))
+    .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
+};
+
+describe("hardening: hostile bodies get a defined answer", () => {
+  const stack = useStack(defaultStack);
+
+  for (const field of ["model", "tools", "max_tokens", "reasoning_effort", "chat_template_kwargs"]) {
+    it(`${field} nested 4,100 levels deep → 400 nesting_too_deep, logged`, async () => {
+      const s = stack();
+      const id = randomUUID();
+      const deep = `${"[".repeat(4100)}${"]".repeat(4100)}`;
+      const body = `{"model":"m","messages":[{"role":"user","content":"hi"}],"${field}":${deep}}`;
+      const r = await post(s.url, { headers: { ...AI_BOT, "x-request-id": id }, body });
+      assert.equal(r.status, 400, r.body.toString().slice(0, 300));
+      assert.equal(JSON.parse(r.body.toString()).error.code, "nesting_too_deep");
+      const [line] = await linesFor(s, id, 1);
+      assert.equal(line?.error, "nesting_too_deep");
+    });
+  }
+
+  it("a lone surrogate in model is routed (the metadata carries U+FFFD), not a silent 500", async () => {
+    const s = stack();
+    const id = randomUUID();
+    const body = '{"model":"\\ud800x","messages":[{"role":"user","content":"hi"}]}';
+    const r = await post(s.url, { headers: { ...TRANSLATE, "x-request-id": id }, body });
+    assert.equal(r.status, 200, r.body.toString().slice(0, 300));
+    const [line] = await linesFor(s, id, 1);
+    assert.equal(line?.model, "\ufffdx");
+    assert.equal(line?.pool, "qwen-small");
+  });
+
+  it("a body sent as text/plain → 415 unsupported_media_type before any backend sees it", async () => {
+    const s = stack();
+    const r = await post(s.url, {
+      headers: { ...TRANSLATE, "content-type": "text/plain" },
+      body: taggedBody("plain"),
+    });
+    assert.equal(r.status, 415, r.body.toString());
+    assert.equal(JSON.parse(r.body.toString()).error.code, "unsupported_media_type");
+    assert.equal(
+      s.sims.backends.reduce((n, b) => n + b.received.length, 0),
+      0,
+    );
+  });
+});
+
+describe("hardening: one request, one record", () => {
+  const stack = useStack(defaultStack);
+
+  it("two requests with the same client x-request-id keep their own attempt lists", async () => {
+    const s = stack();
+    const id = randomUUID();
+    // A: both qwen-large backends answer 503, the fallback to deepseek-flash is slow; B (same
+    // id, another ladder) finishes while A's failed attempts wait for A's own entry.
+    await Promise.all(POOLS.qwenLarge.map((n) => s.sims.byName(n).setMode({ status: 503 })));
+    await Promise.all(POOLS.deepseek.map((n) => s.sims.byName(n).setMode("ok", { ttftMs: 1500 })));
+    const a = post(s.url, { headers: { ...AI_BOT, "x-request-id": id }, body: taggedBody("dup-a") });
+    await waitUntil(
+      "A's fallback on deepseek-flash",
+      () => POOLS.deepseek.reduce((n, name) => n + s.sims.byName(name).received.length, 0),
+      (n) => n > 0,
+    );
+    const b = await post(s.url, { headers: { ...TRANSLATE, "x-request-id": id }, body: taggedBody("dup-b") });
+    assert.equal(b.status, 200);
+    assert.equal((await a).status, 200);
+    const lines = await linesFor(s, id, 2);
+    const byPool = Object.fromEntries(lines.map((l) => [l.pool, l.attempt_list]));
+    assert.deepEqual(
+      (byPool["qwen-small"] as { backend: string }[]).map((x) => x.backend.length > 0),
+      [true],
+      `B lists only its own attempt: ${JSON.stringify(lines)}`,
+    );
+    assert.deepEqual(
+      (byPool["deepseek-flash"] as { outcome: string }[]).map((x) => x.outcome),
+      ["http_503", "http_503", "http_200"],
+    );
+  });
+
+  it("a stream that dies after its 200 is an error: outcome, attempt outcome, metrics and /status", async () => {
+    const s = stack();
+    await Promise.all(POOLS.qwenLarge.map((n) => s.sims.byName(n).setMode({ dieAfterChunks: 3 })));
+    const id = randomUUID();
+    const before = await metric(s, "switchyard_requests_total", ['outcome="upstream_reset_after_response"']);
+    const r = await post(s.url, {
+      headers: { ...AI_BOT, "x-request-id": id },
+      body: taggedBody("die", { stream: true }),
+    });
+    assert.equal(r.status, 200);
+    assert.equal(r.complete, false);
+    const [line] = await linesFor(s, id, 1);
+    assert.equal(line?.outcome, "upstream_reset_after_response");
+    const attempts = line?.attempt_list as { outcome: string; backend: string }[];
+    assert.equal(attempts.at(-1)?.outcome, "upstream_reset_after_response");
+    const backend = attempts.at(-1)?.backend as string;
+    assert.equal(
+      await metric(s, "switchyard_requests_total", ['outcome="upstream_reset_after_response"']),
+      before + 1,
+    );
+    assert.ok(
+      (await metric(s, "switchyard_attempt_failures_total", [
+        `backend="${backend}"`,
+        'reason="upstream_reset_after_response"',
+      ])) >= 1,
+    );
+    const status = (await (await fetch(`${s.sidecarUrl}/status`)).json()) as {
+      pools: { backends: { address: string; recent: { error_rate: number } }[] }[];
+    };
+    const recent = status.pools.flatMap((p) => p.backends).find((b) => b.address === backend)?.recent;
+    assert.ok((recent?.error_rate ?? 0) > 0, JSON.stringify(recent));
+  });
+});
+
+describe("hardening: reloads", () => {
+  const stack = useStack(defaultStack);
+  const reloads = (s: Stack, result: string) =>
+    metric(s, "switchyard_policy_reloads_total", [`result="${result}"`]);
+  const waitReloads = (s: Stack, result: string, n: number) =>
+    waitUntil(
+      `${n} ${result} reloads`,
+      () => reloads(s, result),
+      (v) => v >= n,
+    );
+
+  it("saves by rename (mv new policy.yml) reload every time, not just the first", async () => {
+    const s = stack();
+    const original = await readFile(s.policyFile, "utf8");
+    for (let i = 1; i <= 3; i++) {
+      const tmp = join(s.dir, `policy.${i}.tmp`);
+      await writeFile(tmp, original.replace(/per_try_timeout_ms: \d+/, `per_try_timeout_ms: ${20000 + i}`));
+      await rename(tmp, s.policyFile);
+      await waitReloads(s, "applied", i);
+    }
+  });
+
+  it("a reload whose Envoy files cannot be written is rejected; the running policy keeps serving", async () => {
+    const s = stack();
+    const xds = join(s.dir, "xds");
+    const rejected = await reloads(s, "rejected");
+    const kept = join(s.dir, "xds-kept");
+    await rename(xds, kept);
+    await writeFile(xds, "not a directory"); // mkdir and every write under it now fail
+    try {
+      const text = await readFile(s.policyFile, "utf8");
+      await writeFile(s.policyFile, text.replace(/per_try_timeout_ms: \d+/, "per_try_timeout_ms: 29999"));
+      await waitReloads(s, "rejected", rejected + 1);
+      const r = await post(s.url, { headers: TRANSLATE, body: taggedBody("after-bad-reload") });
+      assert.equal(r.status, 200);
+      assert.match(s.logs(), /reload failed, keeping policy/);
+    } finally {
+      await rm(xds, { force: true });
+      await rename(kept, xds).catch(() => mkdir(xds, { recursive: true }));
+    }
+  });
+});
