@@ -125,28 +125,27 @@ function table(head: string[], rows: string[][], align: ("l" | "r")[]): string {
 
 const mode = (stream: boolean) => (stream ? "stream" : "json");
 
-export function formatReport(r: Report): string {
-  const out: string[] = [];
+/** What ran where: the machine, the three stacks, the sims and the load generator. */
+function headerSection(r: Report): string[] {
   const env = r.environment;
-  out.push("switchyard data-plane bench (a report, not a test; timings on a shared machine are noisy)");
-  out.push(
+  return [
+    "switchyard data-plane bench (a report, not a test; timings on a shared machine are noisy)",
     `node ${env.node}, ${env.platform}, ${env.cpu} x${env.cores}, Envoy ${env.envoy}, load average at start ${env.loadavg}`,
-  );
-  out.push("A = client → Envoy + switchyard ext_proc (router + upstream) → 2 sims");
-  out.push("B = client → Envoy alone (no ext_proc, static LEAST_REQUEST cluster) → the same 2 sims");
-  out.push(
+    "A = client → Envoy + switchyard ext_proc (router + upstream) → 2 sims",
+    "B = client → Envoy alone (no ext_proc, static LEAST_REQUEST cluster) → the same 2 sims",
     "F = the floor: A's Envoy config and xDS, but the ext_proc and access-log server is a do-nothing grpc-js",
     "    process (bench/floor-extproc.ts: answers encoded once, messages never decoded, no decision, no log)",
-  );
-  out.push(`sims: ${r.setup.sims}; load generator: ${r.setup.loadgen}; ${r.setup.design}`);
-  out.push(`model: ${r.setup.clientModel}`);
-  out.push("");
+    `sims: ${r.setup.sims}; load generator: ${r.setup.loadgen}; ${r.setup.design}`,
+    `model: ${r.setup.clientModel}`,
+    "",
+  ];
+}
 
-  out.push(
+/** Added latency at a fixed rate, A and F against B. */
+function latencySection(r: Report): string[] {
+  return [
     `Added latency at ${r.setup.rate} requests/s (open loop; ms from the request write; + = A minus B)`,
-  );
-  out.push("(sent/s below the rate or a non-zero err count means that stack could not keep up)");
-  out.push(
+    "(sent/s below the rate or a non-zero err count means that stack could not keep up)",
     table(
       [
         "body",
@@ -184,14 +183,15 @@ export function formatReport(r: Report): string {
       ]),
       ["l", "l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "l", "l"],
     ),
-  );
-  out.push(
     "(F +p50/+p99 = the floor minus B: what the ext_proc exchange costs before switchyard does anything)",
-  );
-  out.push("");
+    "",
+  ];
+}
 
-  out.push("Maximum throughput (closed loop; successful responses per second)");
-  out.push(
+/** Maximum throughput, closed loop. */
+function throughputSection(r: Report): string[] {
+  return [
+    "Maximum throughput (closed loop; successful responses per second)",
     table(
       ["body", "mode", "conns", "B req/s", "A req/s", "A/B", "F req/s", "F/B", "err A|B|F", "target", ""],
       r.throughput.map((t) => [
@@ -209,9 +209,13 @@ export function formatReport(r: Report): string {
       ]),
       ["l", "l", "r", "r", "r", "r", "r", "r", "r", "l", "l"],
     ),
-  );
-  out.push("");
+    "",
+  ];
+}
 
+/** CPU per 1,000 requests and RSS of the sidecar, per phase. */
+function costSection(r: Report): string[] {
+  const out: string[] = [];
   out.push(
     "Sidecar cost (switchyard process; CPU = utime + stime from /proc; per 1,000 requests of stack A)",
   );
@@ -263,69 +267,82 @@ export function formatReport(r: Report): string {
     `sidecar RSS: ${f(r.sidecarStartRssMb, 1)} MB after start, ${f(r.sidecarPeakRssMb, 1)} MB peak over the whole run (VmHWM)`,
   );
   out.push("");
+  return out;
+}
 
+/** Many concurrent open SSE responses through A. */
+function holdSection(r: Report): string[] {
   const h = r.hold;
-  if (h) {
-    out.push(`${int(h.requested)} concurrent open SSE responses through A (slow sims: ${r.setup.holdSims})`);
-    out.push(
-      table(
-        ["measure", "value", "target", ""],
+  if (!h) return [];
+  const out: string[] = [];
+  out.push(`${int(h.requested)} concurrent open SSE responses through A (slow sims: ${r.setup.holdSims})`);
+  out.push(
+    table(
+      ["measure", "value", "target", ""],
+      [
         [
-          [
-            "streams with their first byte",
-            `${int(h.firstBytes)} / ${int(h.requested)} (errors ${h.errors})`,
-            "",
-            "",
-          ],
-          ["time until all first bytes", `${int(h.allFirstBytesMs)} ms`, "", ""],
-          ["sidecar RSS before", `${f(h.sidecarRssBeforeMb, 1)} MB`, "", ""],
-          [
-            "sidecar RSS with the streams open",
-            `${f(h.sidecarRssMb, 1)} MB`,
-            `≤ ${TARGETS.holdRssMb} MB`,
-            verdict(h.met),
-          ],
-          [
-            "open ext_proc gRPC streams (/debug/streams)",
-            h.extProcStreamsOpen
-              ? `router ${h.extProcStreamsOpen.router}, upstream ${h.extProcStreamsOpen.upstream}`
-              : "unavailable",
-            "0",
-            "",
-          ],
-          ["sims' open responses", `${int(h.simOpen)} (after abort: ${int(h.simOpenAfterAbort)})`, "", ""],
-          ["Envoy A RSS", `${f(h.envoyARssMb, 1)} MB`, "", ""],
+          "streams with their first byte",
+          `${int(h.firstBytes)} / ${int(h.requested)} (errors ${h.errors})`,
+          "",
+          "",
         ],
-        ["l", "r", "l", "l"],
-      ),
-    );
-    if (h.errorSamples.length > 0) out.push(`errors: ${h.errorSamples.join(" | ")}`);
-    out.push("");
-  }
+        ["time until all first bytes", `${int(h.allFirstBytesMs)} ms`, "", ""],
+        ["sidecar RSS before", `${f(h.sidecarRssBeforeMb, 1)} MB`, "", ""],
+        [
+          "sidecar RSS with the streams open",
+          `${f(h.sidecarRssMb, 1)} MB`,
+          `≤ ${TARGETS.holdRssMb} MB`,
+          verdict(h.met),
+        ],
+        [
+          "open ext_proc gRPC streams (/debug/streams)",
+          h.extProcStreamsOpen
+            ? `router ${h.extProcStreamsOpen.router}, upstream ${h.extProcStreamsOpen.upstream}`
+            : "unavailable",
+          "0",
+          "",
+        ],
+        ["sims' open responses", `${int(h.simOpen)} (after abort: ${int(h.simOpenAfterAbort)})`, "", ""],
+        ["Envoy A RSS", `${f(h.envoyARssMb, 1)} MB`, "", ""],
+      ],
+      ["l", "r", "l", "l"],
+    ),
+  );
+  if (h.errorSamples.length > 0) out.push(`errors: ${h.errorSamples.join(" | ")}`);
+  out.push("");
+  return out;
+}
 
+/** Envoy A's counters of the ext_proc gRPC channel. */
+function channelSection(r: Report): string[] {
   const ch = r.channel.envoyA;
+  if (Object.keys(ch).length === 0) return [];
   const c = (k: string) => ch[k] ?? 0;
-  if (Object.keys(ch).length > 0) {
-    out.push("ext_proc channel, Envoy A counters over the whole run");
+  const out: string[] = [];
+  out.push("ext_proc channel, Envoy A counters over the whole run");
+  out.push(
+    `  gRPC connections to switchyard opened ${int(c("cluster.switchyard_grpc.upstream_cx_total"))}, ` +
+      `closed on protocol error ${int(c("cluster.switchyard_grpc.upstream_cx_protocol_error"))}; ` +
+      `streams ${int(c("cluster.switchyard_grpc.upstream_rq_total"))}, reset by Envoy ${int(c("cluster.switchyard_grpc.http2.tx_reset"))}, ` +
+      `failed ${int(c("cluster.switchyard_grpc.upstream_rq_5xx"))}; ext_proc message timeouts ${int(c("http.llm.ext_proc.message_timeouts"))}`,
+  );
+  out.push(
+    `  client responses 5xx: A ${int(c("http.llm.downstream_rq_5xx"))} of ${int(c("http.llm.downstream_rq_total"))}, B ${int(r.channel.envoyBDownstream5xx)}`,
+  );
+  if (c("cluster.switchyard_grpc.upstream_cx_protocol_error") > 0) {
     out.push(
-      `  gRPC connections to switchyard opened ${int(c("cluster.switchyard_grpc.upstream_cx_total"))}, ` +
-        `closed on protocol error ${int(c("cluster.switchyard_grpc.upstream_cx_protocol_error"))}; ` +
-        `streams ${int(c("cluster.switchyard_grpc.upstream_rq_total"))}, reset by Envoy ${int(c("cluster.switchyard_grpc.http2.tx_reset"))}, ` +
-        `failed ${int(c("cluster.switchyard_grpc.upstream_rq_5xx"))}; ext_proc message timeouts ${int(c("http.llm.ext_proc.message_timeouts"))}`,
+      "  (Envoy resets each ext_proc stream after switchyard ends it; Node's HTTP/2 server (nghttp2 ≥ 1.57) answers",
+      "   more than ~1,000 received resets on one connection (+33/s) with GOAWAY; bootstrap.ts caps each connection",
+      "   at 500 streams so that never happens: 'failed' above should be 0)",
     );
-    out.push(
-      `  client responses 5xx: A ${int(c("http.llm.downstream_rq_5xx"))} of ${int(c("http.llm.downstream_rq_total"))}, B ${int(r.channel.envoyBDownstream5xx)}`,
-    );
-    if (c("cluster.switchyard_grpc.upstream_cx_protocol_error") > 0) {
-      out.push(
-        "  (Envoy resets each ext_proc stream after switchyard ends it; Node's HTTP/2 server (nghttp2 ≥ 1.57) answers",
-        "   more than ~1,000 received resets on one connection (+33/s) with GOAWAY; bootstrap.ts caps each connection",
-        "   at 500 streams so that never happens: 'failed' above should be 0)",
-      );
-    }
-    out.push("");
   }
+  out.push("");
+  return out;
+}
 
+/** Error samples, the load generator's own lag, notes and the verdicts. */
+function footerSection(r: Report): string[] {
+  const out: string[] = [];
   const samples = [...r.latency, ...r.throughput].flatMap((x) => x.errorSamples);
   if (samples.length > 0) out.push(`error samples: ${[...new Set(samples)].slice(0, 6).join(" | ")}`);
   out.push(
@@ -337,7 +354,19 @@ export function formatReport(r: Report): string {
   out.push("Targets");
   for (const v of r.verdicts) out.push(`  ${verdict(v.met).padEnd(6)}  ${v.name}`);
   out.push(`finished in ${f(r.durationS, 0)} s`);
-  return out.join("\n");
+  return out;
+}
+
+export function formatReport(r: Report): string {
+  return [
+    ...headerSection(r),
+    ...latencySection(r),
+    ...throughputSection(r),
+    ...costSection(r),
+    ...holdSection(r),
+    ...channelSection(r),
+    ...footerSection(r),
+  ].join("\n");
 }
 
 export function verdicts(r: Omit<Report, "verdicts">): Report["verdicts"] {

@@ -7,10 +7,10 @@
 import { createServer } from "node:http";
 import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
-import { H, METADATA_NAMESPACE, UPSTREAM_NAMESPACE } from "../extproc/src/vocab/names.js";
 import { setHeaders } from "../extproc/src/extproc/messages.js";
 import { loadEnvoyServices } from "../extproc/src/extproc/protos.js";
 import { toStruct } from "../extproc/src/extproc/struct.js";
+import { H, METADATA_NAMESPACE, UPSTREAM_NAMESPACE } from "../extproc/src/vocab/names.js";
 
 const { values } = parseArgs({
   options: {

@@ -118,11 +118,45 @@ function sample(list: string[], e: string | undefined): void {
   if (list.length < ERROR_SAMPLES && e !== undefined && !list.includes(e)) list.push(e);
 }
 
+/**
+ * Calls `fire` `total` times, `rate` per second from now; a late timer fires the missed calls at
+ * once. Resolves, after the last call, with each call's lag behind its schedule (ms).
+ */
+function fireAtRate(rate: number, total: number, fire: () => void): Promise<number[]> {
+  const interval = 1000 / rate;
+  const lags: number[] = [];
+  const start = performance.now();
+  let next = 0;
+  return new Promise((resolve) => {
+    const tick = () => {
+      const now = performance.now();
+      while (next < total && start + next * interval <= now) {
+        lags.push(now - (start + next * interval));
+        next++;
+        fire();
+      }
+      if (next < total) setTimeout(tick, Math.max(0, start + next * interval - performance.now()));
+      else resolve(lags);
+    };
+    tick();
+  });
+}
+
+function recordOpen(r: OpenResult, o: Outcome): void {
+  if (o.ok) {
+    r.ok++;
+    r.firstByteMs.push(o.firstByteMs);
+    r.endMs.push(o.endMs);
+  } else {
+    r.errors++;
+    sample(r.errorSamples, o.error);
+  }
+}
+
 async function runOpen(job: OpenJob): Promise<OpenResult> {
   const agent = agentFor(job.url);
   const body = bodyFor(job);
   const total = Math.round((job.rate * job.durationMs) / 1000);
-  const interval = 1000 / job.rate;
   const r: OpenResult = {
     sent: 0,
     ok: 0,
@@ -133,18 +167,11 @@ async function runOpen(job: OpenJob): Promise<OpenResult> {
     sendLagP99Ms: 0,
     errorSamples: [],
   };
-  const lags: number[] = [];
   const live = new Set<ClientRequest>();
-  let next = 0;
-  let allSent: () => void = () => {};
   let drained: () => void = () => {};
-  const sentAll = new Promise<void>((res) => {
-    allSent = res;
-  });
   const drainedAll = new Promise<void>((res) => {
     drained = res;
   });
-  const start = performance.now();
   const fire = () => {
     if (live.size >= MAX_IN_FLIGHT) {
       r.skipped++;
@@ -153,30 +180,12 @@ async function runOpen(job: OpenJob): Promise<OpenResult> {
     r.sent++;
     const req = send(agent, job, body, (o) => {
       live.delete(req);
-      if (o.ok) {
-        r.ok++;
-        r.firstByteMs.push(o.firstByteMs);
-        r.endMs.push(o.endMs);
-      } else {
-        r.errors++;
-        sample(r.errorSamples, o.error);
-      }
-      if (next >= total && live.size === 0) drained();
+      recordOpen(r, o);
+      if (r.sent + r.skipped >= total && live.size === 0) drained();
     });
     live.add(req);
   };
-  const tick = () => {
-    const now = performance.now();
-    while (next < total && start + next * interval <= now) {
-      lags.push(now - (start + next * interval));
-      next++;
-      fire();
-    }
-    if (next < total) setTimeout(tick, Math.max(0, start + next * interval - performance.now()));
-    else allSent();
-  };
-  tick();
-  await sentAll;
+  const lags = await fireAtRate(job.rate, total, fire);
   if (live.size > 0) {
     const timer = setTimeout(drained, DRAIN_TIMEOUT_MS);
     await drainedAll;

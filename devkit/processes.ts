@@ -103,8 +103,9 @@ export class Proc {
     private readonly o: ProcOptions = {},
   ) {
     child.stdout?.on("data", (d: Buffer) => {
-      this.keep(this.out, d.toString());
-      this.keep(this.stdout, d.toString());
+      const text = d.toString();
+      this.keep(this.out, text);
+      this.keep(this.stdout, text);
     });
     child.stderr?.on("data", (d: Buffer) => this.keep(this.out, d.toString()));
     this.exited = new Promise((r) => child.once("exit", (code) => r(code)));
