@@ -1,6 +1,6 @@
 // The committed Envoy examples, as the code renders them:
 //   envoy/envoy.yaml            the bootstrap with default ports (docker-compose uses it)
-//   envoy/xds-example/*.json    cds.json and rds.json for examples/discourse.yml
+//   envoy/xds-example/          cds.json, rds.json and pools/*.json (endpoints) for examples/discourse.yml
 // `npm run render:examples` writes them (scripts/render-examples.ts); an e2e test fails when the
 // committed files drift from what this renders.
 import { join } from "node:path";
@@ -29,5 +29,5 @@ export function bootstrapYaml(): string {
 export async function exampleXdsFiles(): Promise<RenderedFiles> {
   const loaded = await loadPolicyFile(EXAMPLE_POLICY);
   if (!loaded.ok) throw new Error(`${EXAMPLE_POLICY} is invalid`);
-  return renderXdsFiles(loaded.policy);
+  return renderXdsFiles(loaded.policy, [], DEFAULT_BOOTSTRAP.xdsDir);
 }

@@ -6,4 +6,4 @@ import { writeXds } from "../extproc/src/envoy/write-xds.js";
 
 await writeFile(BOOTSTRAP_FILE, bootstrapYaml());
 await writeXds(XDS_EXAMPLE_DIR, await exampleXdsFiles());
-console.log("wrote envoy/envoy.yaml and envoy/xds-example/{cds,rds}.json");
+console.log("wrote envoy/envoy.yaml and envoy/xds-example/{cds,rds}.json, pools/*.json");

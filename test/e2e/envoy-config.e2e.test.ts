@@ -1,7 +1,7 @@
 // The committed Envoy files are what the code renders, and the pinned Envoy accepts them.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -26,6 +26,14 @@ describe("Envoy configuration", () => {
     const files = await exampleXdsFiles();
     assert.equal(await readFile(join(ROOT, "envoy", "xds-example", "cds.json"), "utf8"), files.cds);
     assert.equal(await readFile(join(ROOT, "envoy", "xds-example", "rds.json"), "utf8"), files.rds);
+    const pools = join(ROOT, "envoy", "xds-example", "pools");
+    assert.deepEqual(
+      (await readdir(pools)).map((f) => `pools/${f}`).sort(),
+      [...files.eds.keys()].sort(),
+      "one endpoint file per pool",
+    );
+    for (const [file, text] of files.eds)
+      assert.equal(await readFile(join(ROOT, "envoy", "xds-example", file), "utf8"), text);
   });
 
   it("envoy --mode validate accepts envoy/envoy.yaml", async () => {

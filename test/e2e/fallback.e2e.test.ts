@@ -1,8 +1,9 @@
 // Fallback through a real Envoy: the next backend of a pool, then the next ladder step, only
 // before the first response byte; every attempt's body adapted for its own pool. ai_bot walks
 // qwen-large (ql1, ql2) → deepseek-flash (ds1, ds2) → qwen-small (qs1, qs2), two attempts per
-// pool. Each describe has its own stack: outlier detection (3 consecutive gateway failures eject
-// a host for 15 s) is the one piece of state that a mode reset does not clear.
+// pool. Each describe has its own stack: outlier detection (3 consecutive connection-level
+// failures eject a host for 15 s, at most half of a pool) is the one piece of state that a mode
+// reset does not clear.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { Agent } from "node:http";
@@ -28,12 +29,14 @@ import {
 
 const QWEN_LARGE_MODEL = "Qwen/Qwen3-VL-235B-A22B-Instruct";
 const DEEPSEEK_MODEL = "deepseek-ai/DeepSeek-V4-Flash";
-const FRONTIER_CLUSTER = "swy.qwen-large.deepseek-flash.qwen-small";
-
-/** Upstream ext_proc streams Envoy opened for attempts on the frontier path cluster. */
+/**
+ * Streams the upstream ext_proc opened (one per attempt it ran for). It sits in the router's
+ * upstream_http_filters with stat_prefix "upstream", and Envoy 1.40 names those counters
+ * `http.<hcm prefix>ext_proc.upstream.*` (no dot after the HCM prefix; envoy/FINDINGS.md §13).
+ */
 async function upstreamStreamsStarted(s: Parameters<typeof envoyStats>[0]): Promise<number> {
-  const stat = `${FRONTIER_CLUSTER}.ext_proc.streams_started`;
-  return (await envoyStats(s, `${stat}$`))[`cluster.${stat}`] ?? 0;
+  const stat = "http.llmext_proc.upstream.streams_started";
+  return (await envoyStats(s, `^${stat.replaceAll(".", "\\.")}$`))[stat] ?? 0;
 }
 
 const defaultStack = async () => ({ policy: await readFixture("e2e-policy.yml"), sims: e2eFleet() });
@@ -81,7 +84,8 @@ describe("fallback: a refused connection", () => {
     // ql1 was tried (and refused) for some of them: least-request picks it first about half the
     // time until outlier detection ejects it.
     const after = await envoyStats(s, "upstream_cx_connect_fail$");
-    const key = `cluster.${FRONTIER_CLUSTER}.upstream_cx_connect_fail`;
+    // Connections are the pool cluster's, whichever path cluster the request named.
+    const key = "cluster.pool.qwen-large.upstream_cx_connect_fail";
     assert.ok((after[key] ?? 0) - (before[key] ?? 0) >= 1, `connect failures: ${JSON.stringify(after)}`);
   });
 });

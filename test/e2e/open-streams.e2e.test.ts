@@ -100,12 +100,12 @@ describe("open SSE responses and ext_proc streams", () => {
       assert.deepEqual(streams, { router: 0, upstream: 0 });
       assert.equal(gauges[GRPC_ACTIVE], idle, "Envoy holds no ext_proc stream for an open response");
       // The router filter (http.llm.*) closed every stream it started; the upstream filter
-      // (cluster.swy.qwen-small.*) started none: every attempt went to the pool the router had
+      // (router upstream_http_filters, http.llmext_proc.upstream.*) started none: every attempt went to the pool the router had
       // already rewritten the body for, and its matcher skipped it.
       const opened = extProc["http.llm.ext_proc.streams_started"] ?? 0;
       assert.ok(opened >= STREAMS, `http.llm.ext_proc.streams_started ${opened}`);
       assert.equal(extProc["http.llm.ext_proc.streams_closed"], opened, "every started stream is closed");
-      assert.equal(extProc["cluster.swy.qwen-small.ext_proc.streams_started"] ?? 0, 0);
+      assert.equal(extProc["http.llmext_proc.upstream.streams_started"] ?? 0, 0);
       assert.equal(settled.length, 0, `every client response was still open during the check:\n${ended()}`);
     } finally {
       abort.abort();

@@ -3,7 +3,8 @@
 import { clientError, type ErrorCode, errorBody } from "../errors.js";
 import { H } from "../vocab/names.js";
 import { DEFAULT_PORTS } from "../vocab/ports.js";
-import { extProcFilter, GRPC_CLUSTER, ROUTE_CONFIG_NAME, STREAM_IDLE_S } from "./render-xds.js";
+import { DEFAULT_XDS_DIR, GRPC_CLUSTER, ROUTE_CONFIG_NAME, STREAM_IDLE_S } from "./common.js";
+import { extProcFilter, upstreamHttpFilters } from "./upstream-filters.js";
 
 export interface BootstrapOptions {
   listenAddress: string;
@@ -32,7 +33,7 @@ export const DEFAULT_BOOTSTRAP: BootstrapOptions = {
   adminAddress: "127.0.0.1",
   adminPort: DEFAULT_PORTS.envoyAdmin,
   sidecars: [{ address: "127.0.0.1", grpcPort: DEFAULT_PORTS.grpc, httpPort: DEFAULT_PORTS.http }],
-  xdsDir: "/var/run/switchyard/xds",
+  xdsDir: DEFAULT_XDS_DIR,
 };
 
 const T = "type.googleapis.com/";
@@ -204,6 +205,9 @@ export function renderBootstrap(o: BootstrapOptions): object {
                           // One entry per attempt that got no 2xx, on the same stream as the
                           // request entries: how each retried attempt failed.
                           upstream_log: [grpcAccessLog(FAILED_ATTEMPT)],
+                          // The upstream ext_proc for every attempt, once here instead of on
+                          // every cluster (switchyard's clusters have no http_filters of their own).
+                          upstream_http_filters: upstreamHttpFilters(),
                         },
                       },
                     ],

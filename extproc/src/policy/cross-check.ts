@@ -85,6 +85,16 @@ export function crossCheck(doc: PolicyDoc): Problem[] {
         "qwen3 adapter without effort_budgets: thinking is switched but never budgeted",
       );
     }
+    const maxOut = p.capabilities.max_output_tokens;
+    if (r.adapter === "qwen3" && r.effort_budgets !== undefined && maxOut !== undefined) {
+      for (const [effort, budget] of Object.entries(r.effort_budgets)) {
+        if (budget !== undefined && budget >= maxOut)
+          warn(
+            ["pools", pool, "reasoning", "effort_budgets", effort],
+            `thinking budget ${budget} is not below max_output_tokens ${maxOut}: at effort '${effort}' thinking can use the whole output and leave no room for the answer`,
+          );
+      }
+    }
     if (r.adapter !== "qwen3" && r.effort_budgets !== undefined) {
       warn(
         ["pools", pool, "reasoning", "effort_budgets"],

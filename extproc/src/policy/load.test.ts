@@ -230,6 +230,16 @@ const CASES: [string, string, string[]][] = [
     ],
   ],
   [
+    "warning: a thinking budget that leaves no room for the answer",
+    edit(
+      "    served_model: b\n    backends: [{ address: 127.0.0.1:7002 }]\n    capabilities: { vision: true }",
+      "    served_model: b\n    backends: [{ address: 127.0.0.1:7002 }]\n    capabilities: { vision: true, max_output_tokens: 4096 }\n    reasoning: { adapter: qwen3, effort_budgets: { low: 512, high: 4096 } }",
+    ),
+    [
+      "policy.yml:20:68: warning: pools.big.reasoning.effort_budgets.high: thinking budget 4096 is not below max_output_tokens 4096: at effort 'high' thinking can use the whole output and leave no room for the answer",
+    ],
+  ],
+  [
     "warning: effort_map on a qwen3 pool",
     withReasoning("{ adapter: qwen3, effort_budgets: { low: 1 }, effort_map: { high: max } }"),
     [

@@ -1,12 +1,12 @@
 // Polls Envoy's admin /clusters?format=json for per-backend health and in-flight counts.
-// A backend appears in every path cluster that contains its pool; its numbers are summed
-// (in-flight) or combined (healthy only if healthy everywhere).
-import { PATH_CLUSTER_PREFIX } from "../vocab/names.js";
+// A backend is a host of exactly one cluster, its pool's (path clusters hold no hosts: they
+// pick a pool cluster per attempt), so its numbers there are all of its traffic.
+import { POOL_CLUSTER_PREFIX } from "../vocab/names.js";
 
 export interface BackendState {
   rqActive: number;
   healthy: boolean;
-  /** Path clusters in which outlier detection has ejected it. */
+  /** 1 when outlier detection has ejected it from its pool cluster, else 0. */
   ejectedIn: number;
 }
 
@@ -22,7 +22,7 @@ interface ClustersJson {
 export function readClusters(json: ClustersJson): Map<string, BackendState> {
   const out = new Map<string, BackendState>();
   for (const c of json.cluster_statuses ?? []) {
-    if (!c.name?.startsWith(PATH_CLUSTER_PREFIX)) continue;
+    if (!c.name?.startsWith(POOL_CLUSTER_PREFIX)) continue;
     for (const h of c.host_statuses ?? []) {
       const sa = h.address?.socket_address;
       if (!sa?.address) continue;

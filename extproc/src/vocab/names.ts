@@ -32,10 +32,18 @@ export const METADATA_NAMESPACE = "switchyard";
  */
 export const UPSTREAM_NAMESPACE = "switchyard.upstream";
 
-// A ladder path [a, b, c] is served by one Envoy cluster whose priority levels are the pools
-// in order (see envoy/render-xds.ts); this is its name, used by the renderer and the router alike.
+// Envoy cluster names, used by the renderer, the router and the admin poller alike.
+// A pool is one Envoy cluster (its backends, least-request state, outlier detection and
+// connection pools); a ladder path [a, b, c] is one composite cluster that lists the pool
+// clusters in order, each attempts_per_pool times (see envoy/clusters.ts). Pool names have no
+// dots (policy/schema.ts), so neither name can be mistaken for the other.
 export const PATH_CLUSTER_PREFIX = "swy.";
+export const POOL_CLUSTER_PREFIX = "pool.";
 
 export function pathClusterName(path: readonly string[]): string {
   return PATH_CLUSTER_PREFIX + path.join(".");
+}
+
+export function poolClusterName(pool: string): string {
+  return POOL_CLUSTER_PREFIX + pool;
 }
