@@ -118,12 +118,13 @@ async function render(args: string[]): Promise<number> {
     return 1;
   }
   const out = resolve(values.out);
-  const files = renderXdsFiles(loaded.policy);
+  // --xds-dir is where Envoy will find the files: the pool clusters name their endpoint files there.
+  const files = renderXdsFiles(loaded.policy, [], values["xds-dir"] ?? out);
   await writeXds(out, files);
   const opts = bootstrapOptions(values, values["xds-dir"] ?? out);
   await writeBootstrap(join(out, "envoy.json"), opts);
   console.log(
-    `wrote ${out}/cds.json (${files.clusterCount} clusters), ${out}/rds.json, ${out}/envoy.json (bootstrap)`,
+    `wrote ${out}/cds.json (${files.clusterCount} clusters), ${out}/pools/*.json (${files.eds.size} endpoint files), ${out}/rds.json, ${out}/envoy.json (bootstrap)`,
   );
   return 0;
 }
