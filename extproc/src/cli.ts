@@ -15,7 +15,7 @@ import { DEFAULT_PORTS as P } from "./vocab/ports.js";
 
 const USAGE = `usage:
   switchyard check FILE
-  switchyard explain FILE [-H "Name: value"]... [--body FILE] [--seed N] [--json]
+  switchyard explain FILE [-H "Name: value"]... [--body FILE] [--seed N] [--source IP] [--json]
   switchyard render FILE --out DIR [--sidecar HOST:GRPC_PORT:HTTP_PORT]... [--listen-port ${P.proxy}] [--admin-port ${P.envoyAdmin}]
   switchyard serve FILE [--xds-dir DIR] [--grpc-port ${P.grpc}] [--http-port ${P.http}] [--bootstrap FILE] [--drain-ms 3000]`;
 
@@ -65,6 +65,7 @@ async function explain(args: string[]): Promise<number> {
       body: { type: "string" },
       seed: { type: "string" },
       json: { type: "boolean", default: false },
+      source: { type: "string" },
     },
   });
   if (positionals.length !== 1) throw new UsageError("explain takes exactly one FILE");
@@ -79,7 +80,7 @@ async function explain(args: string[]): Promise<number> {
     for (const e of loaded.errors) console.error(formatProblem(file, e));
     return 1;
   }
-  const ev = runExplainEval(loaded.policy, headers, text, seed);
+  const ev = runExplainEval(loaded.policy, headers, text, seed, values.source);
   console.log(values.json ? JSON.stringify(explainJson(loaded.policy, ev)) : explainText(loaded.policy, ev));
   return 0;
 }

@@ -21,7 +21,8 @@ export const ERRORS = {
   nesting_too_deep: {
     status: 400,
     type: "invalid_request_error",
-    describe: "a request setting (tools, chat_template_kwargs, …) nests arrays or objects deeper than 128 levels",
+    describe:
+      "a request setting (tools, chat_template_kwargs, …) nests arrays or objects deeper than 128 levels",
   },
   unsupported_media_type: {
     status: 415,

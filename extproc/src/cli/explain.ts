@@ -70,7 +70,7 @@ export function explainText(policy: Policy, ev: Evaluation): string {
   const { headers: h, body: b } = ev.facts;
   const show = (v: unknown) => (v === undefined ? "-" : String(v));
   out.push(
-    `facts     feature=${show(h.feature)} tier=${show(h.tier)} trial=${h.trial} quota_used=${show(h.quotaUsed)} vision=${h.vision} site=${show(h.site)} latency_budget_ms=${show(h.latencyBudgetMs)}`,
+    `facts     feature=${show(h.feature)} tier=${show(h.tier)} trial=${h.trial} quota_used=${show(h.quotaUsed)} vision=${h.vision} site=${show(h.site)} latency_budget_ms=${show(h.latencyBudgetMs)}${ev.facts.trusted ? "" : " (caller not trusted: routing headers ignored)"}`,
   );
   out.push(
     `          model=${show(b.model)} stream=${b.stream} images=${b.imageCount} tools=${b.hasTools} reasoning_effort=${show(b.reasoningEffort)} ${b.maxTokensField ?? "max_tokens"}=${show(b.maxTokens)} prompt≈${b.promptTokens} tokens (${b.bytes} bytes)`,
@@ -115,7 +115,8 @@ export function runExplainEval(
   headers: HeaderBag,
   text: string,
   seed: number | undefined,
+  source?: string,
 ): Evaluation {
   const rand = seed === undefined ? Math.random : seededRandom(seed);
-  return evaluate(policy, headers, Buffer.from(text), rand);
+  return evaluate(policy, headers, Buffer.from(text), rand, source);
 }

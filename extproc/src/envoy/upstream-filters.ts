@@ -31,6 +31,8 @@ export function extProcFilter(phase: "router" | "upstream"): object {
   if (phase === "router") {
     // The router sets x-envoy-max-retries from the path length.
     config.mutation_rules = { allow_envoy: true };
+    // The connection's peer, for the policy's trust.sources (not X-Forwarded-For: a client cannot claim it).
+    config.request_attributes = ["source.address"];
   } else {
     config.stat_prefix = UPSTREAM_EXT_PROC_STAT_PREFIX;
     config.allow_mode_override = true;

@@ -30,6 +30,7 @@ describe("decision record round trip", () => {
     quotaUsed: 81.5,
     vision: true,
     site: "forum",
+    trusted: false,
   };
   const cases: [string, DecisionRecord][] = [
     ["every field", full],

@@ -28,6 +28,8 @@ export interface DecisionRecord {
   quotaUsed?: number;
   vision?: boolean;
   site?: string;
+  /** False when the policy's trust section did not trust the caller (its routing headers were ignored). */
+  trusted?: boolean;
 }
 
 export interface UpstreamNote {
@@ -47,6 +49,7 @@ export function factsRecord(f: RequestFacts): Omit<DecisionRecord, "reasons"> {
     quotaUsed: f.headers.quotaUsed,
     vision: f.headers.vision || f.body.imageCount > 0,
     site: f.headers.site,
+    trusted: f.trusted,
   };
 }
 
@@ -64,6 +67,7 @@ const KEYS = {
   quotaUsed: "quota_used",
   vision: "vision",
   site: "site",
+  trusted: "trusted",
 } as const satisfies Record<Exclude<keyof DecisionRecord, "reasons">, string>;
 
 /** ProcessingResponse.dynamic_metadata for a decision and, when the body was rewritten, its note. */
@@ -107,6 +111,7 @@ export function decodeDecision(s: PbStruct | undefined | null): DecisionRecord {
     quotaUsed: num(m.quota_used),
     vision: bool(m.vision),
     site: str(m.site),
+    trusted: bool(m.trusted),
   };
 }
 

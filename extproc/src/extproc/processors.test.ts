@@ -19,8 +19,10 @@ import type { PbStruct } from "./struct.js";
 import { UpstreamProcessor } from "./upstream-processor.js";
 
 const policy = discourse();
-const hdrs = (h: Record<string, string>): ProcessingRequest => ({
+/** Request headers from `source` (examples/discourse.yml trusts loopback and private ranges). */
+const hdrs = (h: Record<string, string>, source = "127.0.0.1:40000"): ProcessingRequest => ({
   request_headers: { headers: { headers: Object.entries(h).map(([key, value]) => ({ key, value })) } },
+  attributes: { "envoy.filters.http.ext_proc": { fields: { "source.address": { stringValue: source } } } },
 });
 const bodyMsg = (b: string | Buffer): ProcessingRequest => ({
   request_body: { body: Buffer.isBuffer(b) ? b : Buffer.from(b), end_of_stream: true },
@@ -36,7 +38,7 @@ const note = (r: ProcessingResponse) =>
 function router(messages: ProcessingRequest[]) {
   const p = new RouterProcessor(policy, seededRandom(3));
   return messages.map((m) =>
-    m.request_headers ? p.onRequestHeaders(m.request_headers) : p.onRequestBody(m.request_body ?? {}),
+    m.request_headers ? p.onRequestHeaders(m.request_headers, m) : p.onRequestBody(m.request_body ?? {}),
   );
 }
 
@@ -96,6 +98,25 @@ describe("router processor", () => {
       assert.equal(b?.done, true);
     });
   }
+
+  test("an untrusted caller's routing headers are ignored: default class, and the record says so", () => {
+    const [, b] = router([
+      hdrs({ ...AI_BOT, "x-discourse-ai-tier": "paid" }, "203.0.113.9:5000"),
+      bodyMsg(CHAT),
+    ]);
+    const rec = decision(b?.response as ProcessingResponse);
+    assert.equal(rec.class, "balanced");
+    assert.equal(rec.trusted, false);
+    assert.equal(rec.feature, undefined);
+    assert.ok(rec.reasons.includes("trust:untrusted"), rec.reasons.join(" "));
+  });
+
+  test("no source address from Envoy counts as untrusted, never as trusted", () => {
+    const msg = hdrs(AI_BOT);
+    delete msg.attributes;
+    const [, b] = router([msg, bodyMsg(CHAT)]);
+    assert.equal(decision(b?.response as ProcessingResponse).trusted, false);
+  });
 
   test("a body the first pool takes as it is goes on untouched: no body mutation, an empty undo", () => {
     const served = JSON.stringify({ model: "Qwen/Qwen3-VL-235B-A22B-Instruct", messages: [] });

@@ -27,6 +27,7 @@ const nextJoinKey = () => `${JOIN_PREFIX}-${(joinCounter++).toString(36)}`;
 
 export class RouterProcessor implements Processor {
   private headers: Record<string, string> = {};
+  private source: string | undefined;
 
   constructor(
     private readonly policy: Policy,
@@ -37,8 +38,10 @@ export class RouterProcessor implements Processor {
     return this.headers[H.requestId];
   }
 
-  onRequestHeaders(msg: NonNullable<ProcessingRequest["request_headers"]>): Step {
+  onRequestHeaders(msg: NonNullable<ProcessingRequest["request_headers"]>, req?: ProcessingRequest): Step {
     this.headers = headerBag(msg.headers);
+    const attrs = req?.attributes?.["envoy.filters.http.ext_proc"]?.fields;
+    this.source = attrs?.["source.address"]?.stringValue;
     if (msg.end_of_stream) return this.decide(EMPTY);
     return { response: { request_headers: { response: {} } }, done: false };
   }
@@ -49,7 +52,7 @@ export class RouterProcessor implements Processor {
   }
 
   private decide(body: Buffer): Step {
-    const ev = evaluate(this.policy, this.headers, body, this.rand);
+    const ev = evaluate(this.policy, this.headers, body, this.rand, this.source ?? null);
     if (ev.kind === "bad_body") {
       const md = encodeMetadata({ error: ev.error.code, reasons: ev.reasons.map((r) => r.short) });
       return { response: { ...immediateError(ev.error), dynamic_metadata: md }, done: true };
@@ -94,7 +97,12 @@ export class RouterProcessor implements Processor {
       }
       note = { adaptedFor: firstName, undo: pre.undo };
     }
-    response.header_mutation = { set_headers: setHeaders(headers) };
+    // The caller's secret goes no further than here: not to a backend, not into a log.
+    const secret = this.policy.trust?.secret?.header;
+    response.header_mutation = {
+      set_headers: setHeaders(headers),
+      ...(secret !== undefined && this.headers[secret] !== undefined ? { remove_headers: [secret] } : {}),
+    };
     const md = encodeMetadata({ ...record, class: d.className, path: d.path }, note);
     return { request_body: { response }, dynamic_metadata: md };
   }

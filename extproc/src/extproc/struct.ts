@@ -24,7 +24,8 @@ export function toStruct(obj: Record<string, Json | undefined>): PbStruct {
 
 /** ES2024's String.prototype.toWellFormed (Node 20 has it; the TypeScript lib here does not). */
 type Es2024String = string & { isWellFormed(): boolean; toWellFormed(): string };
-const wellFormed = (s: string) => ((s as Es2024String).isWellFormed() ? s : (s as Es2024String).toWellFormed());
+const wellFormed = (s: string) =>
+  (s as Es2024String).isWellFormed() ? s : (s as Es2024String).toWellFormed();
 
 function toValue(v: Json): PbValue {
   if (v === null) return { nullValue: "NULL_VALUE" };

@@ -30,6 +30,8 @@ export interface BodyFacts {
 }
 
 export interface RequestFacts {
+  /** Whether the caller's routing headers counted (policy trust section). */
+  trusted: boolean;
   headers: HeaderFacts;
   body: BodyFacts;
   /** Inputs that were garbage and how they were read. */

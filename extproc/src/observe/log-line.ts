@@ -14,6 +14,7 @@ export function buildLogLine(record: RequestRecord, policy: Policy): Record<stri
     request_id: req.requestId,
     path: req.path,
     site: str(d.site),
+    trusted: str(d.trusted),
     feature: str(d.feature),
     tier: str(d.tier),
     trial: str(d.trial),

@@ -52,7 +52,11 @@ describe("LogWriter", () => {
     };
     const warnings: string[] = [];
     let now = 0;
-    const w = new LogWriter(open, (m) => warnings.push(m), () => now);
+    const w = new LogWriter(
+      open,
+      (m) => warnings.push(m),
+      () => now,
+    );
     const drops: string[] = [];
     w.onDrop = (r) => drops.push(r);
     w.write({ n: 1 });

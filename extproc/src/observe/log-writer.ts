@@ -32,9 +32,15 @@ export class LogWriter {
   }
 
   write(obj: object): void {
-    if (this.out === undefined && !this.retry()) return this.drop("broken");
+    if (this.out === undefined && !this.retry()) {
+      this.drop("broken");
+      return;
+    }
     const pending = (this.out as WriteStream).writableLength ?? 0;
-    if (pending > MAX_PENDING_BYTES) return this.drop("backpressure");
+    if (pending > MAX_PENDING_BYTES) {
+      this.drop("backpressure");
+      return;
+    }
     this.batch.push(JSON.stringify(obj));
     if (!this.scheduled) {
       this.scheduled = true;

@@ -79,6 +79,11 @@ export function createMetrics() {
       labelNames: ["phase"] as const,
       registers: [registry],
     }),
+    untrusted: new Counter({
+      name: "switchyard_untrusted_requests_total",
+      help: "Requests from callers the policy's trust section does not trust (their routing headers were ignored)",
+      registers: [registry],
+    }),
     policyInfo: new Gauge({
       name: "switchyard_policy_info",
       help: "The loaded policy: 1 for its hash",

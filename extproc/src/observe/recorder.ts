@@ -25,6 +25,7 @@ export class Recorder {
     m.requests.inc({ class: cls, pool: pool ?? "none", status: String(req.status ?? 0), outcome: r.outcome });
     const code = req.decision.error ?? (req.status === 413 && !req.backend ? "body_too_large" : undefined);
     if (code) m.rejections.inc({ code });
+    if (req.decision.trusted === false) m.untrusted.inc();
     const at = this.now();
     for (const a of attempts.slice(0, -1)) {
       if (a.backend === "") continue;

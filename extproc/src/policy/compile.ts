@@ -1,6 +1,7 @@
 // Turns a checked policy document into the lookup tables the hot path uses.
 import { createHash } from "node:crypto";
-import type { PolicyDoc, PoolDoc } from "./schema.js";
+import { BlockList } from "node:net";
+import { type PolicyDoc, type PoolDoc, parseCidr } from "./schema.js";
 
 export interface WeightedPool {
   pool: string;
@@ -28,9 +29,37 @@ export interface Policy {
   ladders: readonly (readonly (readonly WeightedPool[])[])[];
   pools: ReadonlyMap<string, PoolDoc>;
   headers: PolicyDoc["headers"];
+  /** Who may set routing headers; undefined: everyone. */
+  trust: Trust | undefined;
 }
 
-export function compilePolicy(doc: PolicyDoc, source: string): Policy {
+export interface Trust {
+  sources: BlockList | undefined;
+  /** The secret header's name and the sha256 of its value (the value itself is not kept). */
+  secret: { header: string; digest: Buffer } | undefined;
+}
+
+/** The trust rules, with the secret read from `env` (checked at load: see load.ts). */
+export function compileTrust(doc: PolicyDoc, env: NodeJS.ProcessEnv): Trust | undefined {
+  const t = doc.trust;
+  if (t === undefined) return undefined;
+  let sources: BlockList | undefined;
+  if (t.sources.length > 0) {
+    sources = new BlockList();
+    for (const s of t.sources) {
+      const c = parseCidr(s);
+      if (c) sources.addSubnet(c.address, c.prefix, c.family);
+    }
+  }
+  const value = t.secret === undefined ? undefined : env[t.secret.env];
+  const secret =
+    t.secret === undefined || value === undefined
+      ? undefined
+      : { header: t.secret.header, digest: createHash("sha256").update(value).digest() };
+  return { sources, secret };
+}
+
+export function compilePolicy(doc: PolicyDoc, source: string, env: NodeJS.ProcessEnv = {}): Policy {
   const idx = (c: string) => doc.classes.indexOf(c);
   const features = new Map<string, FeatureRule>();
   for (const [name, f] of Object.entries(doc.features)) {
@@ -53,5 +82,6 @@ export function compilePolicy(doc: PolicyDoc, source: string): Policy {
     ),
     pools: new Map(Object.entries(doc.pools)),
     headers: doc.headers,
+    trust: compileTrust(doc, env),
   };
 }

@@ -171,7 +171,10 @@ const CASES: [string, string, string[]][] = [
   [
     "two quota bands with the same start",
     `${BASE}modifiers:\n  quota:\n    - { above: 80, shift: -1 }\n    - { above: 80, shift: -2 }\n`,
-    ["policy.yml:23:16: error: modifiers.quota[1].above: two quota bands start above 80"],
+    [
+      "policy.yml:23:16: error: modifiers.quota[1].above: two quota bands start above 80",
+      "policy.yml:21:3: warning: modifiers: routing headers count from any caller that reaches Envoy (anyone can send a paid tier or leave out the quota header): add trust: with sources and/or a secret",
+    ],
   ],
   [
     "a tier shift out of range",

@@ -8,6 +8,7 @@ import { crossCheck } from "./cross-check.js";
 import { locate } from "./locate.js";
 import { didYouMean, type PathSeg, type Problem } from "./problems.js";
 import { PolicySchema } from "./schema.js";
+import { trustProblems } from "./trust-check.js";
 
 export type LoadResult =
   | { ok: true; policy: Policy; warnings: Problem[] }
@@ -24,7 +25,8 @@ export async function loadPolicyFile(file: string): Promise<LoadResult> {
   return parsePolicy(text);
 }
 
-export function parsePolicy(text: string): LoadResult {
+/** `env` supplies trust.secret's value (the environment, for a running sidecar). */
+export function parsePolicy(text: string, env: NodeJS.ProcessEnv = process.env): LoadResult {
   const lines = new LineCounter();
   const yamlDoc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (yamlDoc.errors.length > 0) {
@@ -47,11 +49,13 @@ export function parsePolicy(text: string): LoadResult {
     );
     return { ok: false, errors: sortByLine(errors), warnings: [] };
   }
-  const problems = crossCheck(parsed.data).map((p) => at(p, isKeyProblem(p)));
+  const problems = [...crossCheck(parsed.data), ...trustProblems(parsed.data, env)].map((p) =>
+    at(p, isKeyProblem(p)),
+  );
   const errors = problems.filter((p) => p.severity === "error");
   const warnings = sortByLine(problems.filter((p) => p.severity === "warning"));
   if (errors.length > 0) return { ok: false, errors: sortByLine(errors), warnings };
-  return { ok: true, policy: compilePolicy(parsed.data, text), warnings };
+  return { ok: true, policy: compilePolicy(parsed.data, text, env), warnings };
 }
 
 function shapeProblems(issue: z.core.$ZodIssue): Problem[] {

@@ -1,6 +1,7 @@
 // The policy file's shape. Strict everywhere: an unknown key is an error, so a typo never
 // silently turns into a default. Cross-references (a ladder naming an unknown pool, ...)
 // are checked afterwards in cross-check.ts, where the whole document is known.
+import { isIP } from "node:net";
 import { z } from "zod";
 
 const NAME = /^[a-z][a-z0-9_-]{0,47}$/;
@@ -114,6 +115,39 @@ const ResponseSchema = z.strictObject({
   decision_headers: z.boolean().default(true),
 });
 
+/** An IPv4 or IPv6 address with an optional /prefix, e.g. 10.0.0.0/8, ::1, fd00::/8. */
+const cidr = z
+  .string()
+  .refine((s) => parseCidr(s) !== undefined, "not an IP address or CIDR range (e.g. 10.0.0.0/8)");
+
+export function parseCidr(
+  s: string,
+): { address: string; prefix: number; family: "ipv4" | "ipv6" } | undefined {
+  const [address, bits, extra] = s.split("/");
+  if (address === undefined || extra !== undefined) return undefined;
+  const family = isIP(address);
+  if (family === 0) return undefined;
+  const max = family === 4 ? 32 : 128;
+  const prefix = bits === undefined ? max : /^\d{1,3}$/.test(bits) ? Number(bits) : Number.NaN;
+  if (!(prefix >= 0 && prefix <= max)) return undefined;
+  return { address, prefix, family: family === 4 ? "ipv4" : "ipv6" };
+}
+
+// Who may set routing headers. Absent: every caller (the policy's own choice; `check` warns).
+const TrustSchema = z
+  .strictObject({
+    // Callers whose direct connection to Envoy comes from these ranges.
+    sources: z.array(cidr).default([]),
+    // Or callers that send this header with the secret held in this environment variable.
+    secret: z
+      .strictObject({
+        header: headerName,
+        env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "not an environment variable name"),
+      })
+      .optional(),
+  })
+  .refine((t) => t.sources.length > 0 || t.secret !== undefined, "trust needs sources, a secret, or both");
+
 export const PolicySchema = z.strictObject({
   version: z.literal(1),
   headers: HeadersSchema.default(HeadersSchema.parse({})),
@@ -128,6 +162,7 @@ export const PolicySchema = z.strictObject({
   retry: RetrySchema.default(RetrySchema.parse({})),
   limits: LimitsSchema.default(LimitsSchema.parse({})),
   response: ResponseSchema.default({ decision_headers: true }),
+  trust: TrustSchema.optional(),
 });
 
 export type PolicyDoc = z.output<typeof PolicySchema>;

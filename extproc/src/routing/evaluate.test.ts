@@ -13,7 +13,14 @@ const code = (ev: ReturnType<typeof run>) =>
 const CHAT = '{"model":"m","messages":[{"role":"user","content":"hi"}]';
 
 describe("nesting depth of request settings", () => {
-  for (const field of ["model", "tools", "functions", "max_tokens", "reasoning_effort", "chat_template_kwargs"]) {
+  for (const field of [
+    "model",
+    "tools",
+    "functions",
+    "max_tokens",
+    "reasoning_effort",
+    "chat_template_kwargs",
+  ]) {
     test(`${field}: 4,100 nested arrays → 400 nesting_too_deep, never a throw`, () => {
       const deep = `${"[".repeat(4100)}${"]".repeat(4100)}`;
       const ev = run(`${CHAT},"${field}":${deep}}`);

@@ -14,7 +14,18 @@ export type Evaluation =
   | { kind: "decided"; raw: Buffer; body: ChatBody; facts: RequestFacts; decision: Decision }
   | { kind: "bad_body"; error: ClientError; reasons: Reason[] };
 
-export function evaluate(policy: Policy, headers: HeaderBag, raw: Buffer, rand: () => number): Evaluation {
+/**
+ * `source` is the caller's address as Envoy saw the connection, for the policy's trust section:
+ * null when Envoy sent none (untrusted unless the secret is sent), undefined for no caller at all
+ * (explain without --source, tests: trusted).
+ */
+export function evaluate(
+  policy: Policy,
+  headers: HeaderBag,
+  raw: Buffer,
+  rand: () => number,
+  source?: string | null,
+): Evaluation {
   const bytes = raw.length;
   if (bytes > policy.doc.limits.max_body_bytes) {
     const error = clientError(
@@ -29,7 +40,11 @@ export function evaluate(policy: Policy, headers: HeaderBag, raw: Buffer, rand: 
       "unsupported_media_type",
       `content-type '${type.slice(0, 80)}' is not application/json; send the body as JSON`,
     );
-    return { kind: "bad_body", error, reasons: [reason("reject", "reject:unsupported_media_type", error.message)] };
+    return {
+      kind: "bad_body",
+      error,
+      reasons: [reason("reject", "reject:unsupported_media_type", error.message)],
+    };
   }
   const parsed = parseChatBody(raw.toString("utf8"));
   if (!parsed.ok) {
@@ -47,7 +62,7 @@ export function evaluate(policy: Policy, headers: HeaderBag, raw: Buffer, rand: 
     );
     return { kind: "bad_body", error, reasons: [reason("reject", "reject:nesting_too_deep", error.message)] };
   }
-  const facts = readFacts(policy, headers, parsed.body, bytes);
+  const facts = readFacts(policy, headers, parsed.body, bytes, source);
   return { kind: "decided", raw, body: parsed.body, facts, decision: decide(policy, facts, rand) };
 }
 
