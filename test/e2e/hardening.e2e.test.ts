@@ -26,7 +26,9 @@ const metric = async (s: Stack, name: string, labels: string[]) => {
   const text = await (await fetch(`${s.sidecarUrl}/metrics`)).text();
   return text
     .split("\n")
-    .filter((l) => l.startsWith(`${name}{`) && labels.every((p) => l.includes(p)))
+    .filter(
+      (l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && labels.every((p) => l.includes(p)),
+    )
     .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
 };
 
@@ -179,5 +181,63 @@ describe("hardening: reloads", () => {
       await rm(xds, { force: true });
       await rename(kept, xds).catch(() => mkdir(xds, { recursive: true }));
     }
+  });
+});
+
+describe("hardening: routing headers count only from trusted callers", () => {
+  // Loopback is not in the trusted range, so only the secret makes this test's client trusted.
+  process.env.SWY_E2E_CALLER_SECRET = "e2e-secret-value";
+  const stack = useStack(async () => ({
+    policy: `${await readFixture("e2e-policy.yml")}
+trust:
+  sources: [10.0.0.0/8]
+  secret: { header: x-caller-key, env: SWY_E2E_CALLER_SECRET }
+`,
+    sims: e2eFleet(),
+  }));
+
+  it("an untrusted caller asking for ai_bot/paid gets the default class; counted and logged", async () => {
+    const s = stack();
+    const id = randomUUID();
+    const before = await metric(s, "switchyard_untrusted_requests_total", []);
+    const r = await post(s.url, {
+      headers: { ...AI_BOT, "X-Discourse-AI-Tier": "paid", "x-request-id": id },
+      body: taggedBody("untrusted"),
+    });
+    assert.equal(r.status, 200);
+    const [line] = await linesFor(s, id, 1);
+    assert.equal(line?.trusted, false);
+    assert.equal(line?.feature, null);
+    assert.notEqual(line?.class, "frontier");
+    assert.ok((line?.reasons as string[]).includes("trust:untrusted"));
+    assert.equal(await metric(s, "switchyard_untrusted_requests_total", []), before + 1);
+  });
+
+  it("with the secret header the same request is trusted, and the secret never reaches the backend", async () => {
+    const s = stack();
+    const id = randomUUID();
+    const r = await post(s.url, {
+      headers: { ...AI_BOT, "x-caller-key": "e2e-secret-value", "x-request-id": id },
+      body: taggedBody("trusted"),
+    });
+    assert.equal(r.status, 200);
+    const [line] = await linesFor(s, id, 1);
+    assert.equal(line?.trusted, true);
+    assert.equal(line?.class, "frontier");
+    const got = s.sims.backends.flatMap((b) => b.received);
+    assert.equal(got.length, 1);
+    assert.equal(JSON.stringify(got[0]).includes("e2e-secret-value"), false, JSON.stringify(got[0]));
+    assert.equal(s.logs().includes("e2e-secret-value"), false, "the secret is not logged");
+  });
+
+  it("a wrong secret is not trusted", async () => {
+    const s = stack();
+    const id = randomUUID();
+    await post(s.url, {
+      headers: { ...AI_BOT, "x-caller-key": "guess", "x-request-id": id },
+      body: taggedBody("wrong-secret"),
+    });
+    const [line] = await linesFor(s, id, 1);
+    assert.equal(line?.trusted, false);
   });
 });
