@@ -209,7 +209,7 @@ trust:
     assert.equal(line?.trusted, false);
     assert.equal(line?.feature, null);
     assert.notEqual(line?.class, "frontier");
-    assert.ok((line?.reasons as string[]).includes("trust:untrusted"));
+    assert.ok(((line?.reasons ?? []) as string[]).includes("trust:untrusted"));
     assert.equal(await metric(s, "switchyard_untrusted_requests_total", []), before + 1);
   });
 
