@@ -28,8 +28,13 @@ export interface Stack {
   /** The first sidecar (the one whose stdout tests read). */
   readonly switchyard: Proc;
   sidecars: Proc[];
-  /** SIGTERM sidecar i (it drains), start a new one on the same ports, wait until Envoy's health check passes it. */
-  restartSidecar(i: number): Promise<void>;
+  /**
+   * Stop sidecar i (SIGTERM: it drains; SIGKILL: it dies at once), start a new one on the same
+   * ports, wait until Envoy's health check passes it.
+   */
+  restartSidecar(i: number, signal?: "SIGTERM" | "SIGKILL"): Promise<void>;
+  /** Every sidecar process the stack started, replaced ones included (their output is kept). */
+  allSidecars(): Proc[];
   envoy: Proc;
   logs(): string;
   stop(): Promise<void>;
@@ -55,10 +60,9 @@ export function fillPolicy(template: string, sims: SimFleet): string {
   });
 }
 
-/** Free ports for each sidecar, and how to start (or restart) one. */
-async function sidecarPlan(opts: StackOptions, dir: string, policyFile: string, admin: number) {
+/** Each sidecar's ports (gRPC, HTTP, from `ports`), and how to start (or restart) one. */
+function sidecarPlan(opts: StackOptions, dir: string, policyFile: string, admin: number, ports: number[]) {
   const count = opts.sidecars ?? 1;
-  const ports = await freePorts(2 * count);
   const endpoints: SidecarEndpoint[] = Array.from({ length: count }, (_, i) => ({
     address: "127.0.0.1",
     grpcPort: ports[2 * i] as number,
@@ -80,8 +84,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const dir = await mkdtemp(join(tmpdir(), "switchyard-e2e-"));
   const policyFile = join(dir, "policy.yml");
   await writeFile(policyFile, fillPolicy(opts.policy, sims));
-  const [listen, admin] = (await freePorts(2)) as [number, number];
-  const { endpoints, start } = await sidecarPlan(opts, dir, policyFile, admin);
+  // All at once, so no two of them can be the same port.
+  const [listen, admin, ...sidecarPorts] = (await freePorts(2 + 2 * (opts.sidecars ?? 1))) as [
+    number,
+    number,
+    ...number[],
+  ];
+  const { endpoints, start } = sidecarPlan(opts, dir, policyFile, admin, sidecarPorts);
   const sidecars = endpoints.map(start);
   const bootstrap = join(dir, "envoy.json");
   await writeBootstrap(bootstrap, {
@@ -107,6 +116,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     throw new Error(`${(err as Error).message}\n${logs()}`);
   }
   const started = envoy;
+  const retired: Proc[] = [];
   return {
     url: `http://127.0.0.1:${listen}`,
     adminUrl,
@@ -120,9 +130,15 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     sidecars,
     envoy: started,
     logs,
-    async restartSidecar(i: number) {
+    allSidecars: () => [...retired, ...sidecars],
+    async restartSidecar(i: number, signal: "SIGTERM" | "SIGKILL" = "SIGTERM") {
       const ep = endpoints[i] as SidecarEndpoint;
-      await (sidecars[i] as Proc).stop();
+      const old = sidecars[i] as Proc;
+      retired.push(old);
+      if (signal === "SIGKILL") {
+        old.child.kill("SIGKILL");
+        await old.exited;
+      } else await old.stop();
       const next = start(ep);
       sidecars[i] = next;
       await waitReadyz(next, ep.httpPort);
