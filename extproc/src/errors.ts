@@ -55,6 +55,11 @@ export const ERRORS = {
     describe: "no backend answered within the per-try timeout",
   },
   internal_error: { status: 500, type: "server_error", describe: "switchyard failed to process the request" },
+  not_found: {
+    status: 404,
+    type: "invalid_request_error",
+    describe: "a path other than POST /v1/chat/completions or /v1/completions (Envoy's reply)",
+  },
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorCode = keyof typeof ERRORS;

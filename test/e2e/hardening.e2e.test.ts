@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { waitUntil } from "../../devkit/processes.js";
@@ -240,4 +241,56 @@ trust:
     const [line] = await linesFor(s, id, 1);
     assert.equal(line?.trusted, false);
   });
+});
+
+/** Sends raw bytes, returns what came back once the server closed (or 3 s passed). */
+function rawExchange(url: string, text: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const sock = connect(Number(port), hostname);
+    let got = "";
+    sock.on("data", (d) => {
+      got += d.toString("latin1");
+    });
+    sock.on("close", () => resolve(got));
+    sock.on("error", () => resolve(got));
+    sock.write(text);
+    sock.setTimeout(3000, () => sock.destroy());
+  });
+}
+
+describe("hardening: requests Envoy's HTTP codec refuses are logged with a code", () => {
+  const stack = useStack(defaultStack);
+  const cases: [string, string, number, string][] = [
+    ["an unknown method", "FOO /v1/chat/completions HTTP/1.1\r\nHost: x\r\n\r\n", 400, "invalid_http_request"],
+    [
+      "a control character in a header",
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Bad: a\x01b\r\nContent-Length: 2\r\n\r\n{}",
+      400,
+      "invalid_http_request",
+    ],
+    [
+      "oversized headers",
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(70_000)}\r\n\r\n`,
+      431,
+      "request_headers_too_large",
+    ],
+    ["HTTP/1.0", "POST /v1/chat/completions HTTP/1.0\r\nHost: x\r\n\r\n", 426, "upgrade_required"],
+    ["a * target", "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 404, "not_found"],
+  ];
+  for (const [name, text, status, code] of cases) {
+    // Envoy 1.40 answers these in its codec, past local_reply_config: plain text (FINDINGS §14).
+    it(`${name} → ${status}, and a log line with error ${code}`, async () => {
+      const s = stack();
+      const seen = s.switchyard.jsonLines().length;
+      const reply = await rawExchange(s.url, text);
+      assert.match(reply, new RegExp(`^HTTP/1\\.1 ${status} `), reply.slice(0, 200));
+      const lines = await waitUntil(
+        `a log line for the ${status}`,
+        () => s.switchyard.jsonLines().slice(seen).filter((l) => l.status === status),
+        (found) => found.length > 0,
+      );
+      assert.equal(lines[0]?.error, code);
+    });
+  }
 });

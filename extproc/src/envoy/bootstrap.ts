@@ -211,7 +211,9 @@ export function renderBootstrap(o: BootstrapOptions): object {
                         },
                       },
                     ],
-                    // Envoy's own replies in the same OpenAI error shape as switchyard's.
+                    // Envoy's own replies in the same OpenAI error shape as switchyard's. Replies of
+                    // the HTTP codec (bad HTTP, 431, 426, a `*` target) do not pass through these
+                    // mappers in 1.40 (FINDINGS §14): they stay plain text, and are logged.
                     local_reply_config: {
                       mappers: [
                         noRouteReply(),

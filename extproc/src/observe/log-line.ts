@@ -1,6 +1,7 @@
 // One JSON object per finished request (pure): what an operator greps for.
 
 import type { Policy } from "../policy/compile.js";
+import { errorCodeOf } from "../telemetry/access-log.js";
 import type { RequestRecord } from "../telemetry/attempts.js";
 import type { Json } from "../vocab/json.js";
 
@@ -35,7 +36,7 @@ export function buildLogLine(record: RequestRecord, policy: Policy): Record<stri
     served_model: served,
     reasoning_effort: str(d.reasoningEffort),
     stream: str(d.stream),
-    error: str(d.error),
+    error: errorCodeOf(req) ?? null,
     reasons: d.reasons,
     response_flags: req.flags,
     response_details: req.details || null,

@@ -1,6 +1,7 @@
 // The last step of the access-log path: one joined record -> the log line, the metrics and
 // the per-backend windows that /status (and latency-aware routing) read.
 import type { PolicyHolder } from "../policy/holder.js";
+import { errorCodeOf } from "../telemetry/access-log.js";
 import type { RequestRecord } from "../telemetry/attempts.js";
 import type { WindowSet } from "../telemetry/window.js";
 import { buildLogLine } from "./log-line.js";
@@ -23,8 +24,9 @@ export class Recorder {
     const m = this.metrics;
     const cls = req.decision.class ?? "none";
     m.requests.inc({ class: cls, pool: pool ?? "none", status: String(req.status ?? 0), outcome: r.outcome });
-    const code = req.decision.error ?? (req.status === 413 && !req.backend ? "body_too_large" : undefined);
-    if (code) m.rejections.inc({ code });
+    // Refusals of the request itself (switchyard's, or Envoy's for bad HTTP), not failures of the fleet.
+    const code = errorCodeOf(req);
+    if (code && req.status !== undefined && req.status < 500) m.rejections.inc({ code });
     if (req.decision.trusted === false) m.untrusted.inc();
     const at = this.now();
     for (const a of attempts.slice(0, -1)) {

@@ -139,6 +139,27 @@ export function readLogEntry(e: PbHttpLogEntry): FinishedRequest {
   };
 }
 
+/**
+ * The error code a client got, in errors.ts's words: switchyard's own rejection, or what one of
+ * Envoy's local replies maps to (the bootstrap's local_reply_config sends the same codes).
+ */
+export function errorCodeOf(req: FinishedRequest): string | undefined {
+  if (req.decision.error !== undefined) return req.decision.error;
+  if (req.backend !== "" || req.status === undefined) return undefined;
+  if (req.flags.includes("DPE")) {
+    if (req.status === 431) return "request_headers_too_large";
+    if (req.status === 426) return "upgrade_required";
+    return "invalid_http_request";
+  }
+  if (req.status === 413) return "body_too_large";
+  if (req.status === 404) return "not_found";
+  if (req.status === 503 && (req.flags.includes("UH") || req.flags.includes("URX") || req.flags.includes("UF")))
+    return "no_healthy_upstream";
+  if (req.status === 504 && req.flags.includes("UT")) return "upstream_timeout";
+  if (req.status === 500) return "internal_error";
+  return undefined;
+}
+
 /** An entry from the router's upstream_log: one attempt, not the whole request. */
 export function isUpstreamEntry(e: PbHttpLogEntry): boolean {
   return e.common_properties?.access_log_type?.startsWith("Upstream") === true;
