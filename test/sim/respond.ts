@@ -149,6 +149,7 @@ function finishFull(res: ServerResponse, job: Job): void {
     tokens: plan.tokens,
     finish: plan.finish,
     usage: usageOf(plan),
+    ...(plan.toolCall === undefined ? {} : { toolCall: plan.toolCall }),
   });
   const bytes = Buffer.from(body);
   res.writeHead(200, { "content-type": "application/json", "content-length": bytes.length });

@@ -101,6 +101,8 @@ export interface FullResponseArgs {
   tokens: number;
   finish: FinishReason;
   usage: Usage;
+  /** Answer with one call of this function (and finish_reason tool_calls) instead of text. */
+  toolCall?: string;
 }
 
 /** The non-streaming `chat.completion` / `text_completion` object. */
@@ -118,17 +120,22 @@ export function fullResponse(a: FullResponseArgs): string {
     };
     return JSON.stringify({ ...base, object: "text_completion", choices: [choice], usage: a.usage });
   }
+  const calls =
+    a.toolCall === undefined
+      ? []
+      : [{ id: `chatcmpl-tool-${a.id}`, type: "function", function: { name: a.toolCall, arguments: "{}" } }];
   const message = {
     role: "assistant",
-    content: text,
+    content: a.toolCall === undefined ? text : null,
     refusal: null,
     annotations: null,
     audio: null,
     function_call: null,
-    tool_calls: [],
+    tool_calls: calls,
     reasoning_content: null,
   };
-  const choice = { index: 0, message, logprobs: null, finish_reason: a.finish, stop_reason: null };
+  const finish = a.toolCall === undefined ? a.finish : "tool_calls";
+  const choice = { index: 0, message, logprobs: null, finish_reason: finish, stop_reason: null };
   return JSON.stringify({
     ...base,
     object: "chat.completion",

@@ -13,6 +13,8 @@ export interface GenPlan {
   finish: FinishReason;
   includeUsage: boolean;
   promptTokens: number;
+  /** Chat, non-streaming only: answer with a call of this function (tool_choice named one, or "required"). */
+  toolCall?: string;
 }
 
 export type Validation = { ok: true; plan: GenPlan } | { ok: false; status: number; body: string };
@@ -96,8 +98,20 @@ export function validateRequest(input: ValidateInput): Validation {
       finish: capped ? "length" : "stop",
       includeUsage: includeUsage(body.stream_options),
       promptTokens,
+      ...(input.endpoint === "chat" ? toolCallOf(body) : {}),
     },
   };
+}
+
+/** The function a chat request forces: tool_choice {function: {name}}, or "required" (the first tool). */
+function toolCallOf(body: Body): { toolCall?: string } {
+  const choice = body.tool_choice;
+  const tools = Array.isArray(body.tools) ? (body.tools as { function?: { name?: unknown } }[]) : [];
+  let name: unknown;
+  if (choice === "required") name = tools[0]?.function?.name;
+  else if (typeof choice === "object" && choice !== null)
+    name = (choice as { function?: { name?: unknown } }).function?.name;
+  return typeof name === "string" ? { toolCall: name } : {};
 }
 
 // vLLM's StreamOptions.include_usage defaults to true: `"stream_options": {}` already asks for it.

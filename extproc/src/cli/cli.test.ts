@@ -92,8 +92,9 @@ describe("switchyard explain --json", () => {
       "1",
       "--json",
     );
-    assert.deepEqual(Object.keys(j), ["class", "ladder", "path", "bodies", "reasons"]);
+    assert.deepEqual(Object.keys(j), ["class", "base_from", "ladder", "path", "bodies", "reasons"]);
     assert.equal(j.class, "frontier");
+    assert.equal(j.base_from, "feature");
     assert.deepEqual(j.path, ["qwen-large", "deepseek-flash", "qwen-small"]);
     assert.deepEqual(j.ladder, [
       [{ pool: "qwen-large", weight: 100 }],
@@ -148,6 +149,7 @@ describe("switchyard explain --json", () => {
     );
     assert.deepEqual(j, {
       class: "text",
+      base_from: "feature",
       error: {
         status: 400,
         code: "no_capable_pool",
@@ -155,6 +157,13 @@ describe("switchyard explain --json", () => {
       },
       reasons: ["feature:text", "class:text", "drop:plain:vision", "reject:no_capable_pool"],
     });
+  });
+  test("a class model sets the base class: base_from model", async () => {
+    const args = ["explain", DISCOURSE, "-H", "X-Discourse-AI-Feature: ai_bot", "--json"];
+    const j = await runJson(...args, "--body", "test/fixtures/bodies/class-model.json");
+    assert.equal(j.class, "fast");
+    assert.equal(j.base_from, "model");
+    assert.deepEqual((j.reasons as string[]).slice(0, 2), ["model:switchyard/fast", "class:fast"]);
   });
   test("a bad body: {error, reasons}, exit 0", async () => {
     const j = await runJson("explain", DISCOURSE, "--body", "test/fixtures/bodies/truncated.txt", "--json");
@@ -180,6 +189,7 @@ describe("switchyard explain (text)", () => {
     assert.match(r.stdout, /^facts {5}feature=ai_bot tier=- trial=false/);
     assert.ok(r.stdout.includes("trial 'maybe' is not a yes/no value; read as false"), r.stdout);
     assert.ok(r.stdout.includes("\npath      qwen-large → deepseek-flash → qwen-small\n"), r.stdout);
+    assert.ok(r.stdout.includes("\nclass     frontier (base class from the feature header)\n"), r.stdout);
     assert.ok(r.stdout.includes("body for qwen-small (qwen3):"), r.stdout);
   });
   test("an invalid policy → exit 1 with its problems on stderr", async () => {

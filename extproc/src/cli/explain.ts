@@ -37,13 +37,14 @@ export function explainJson(policy: Policy, ev: Evaluation): object {
   if (ev.kind === "bad_body") return { error: pickError(ev.error), reasons: ev.reasons.map((r) => r.short) };
   const d = ev.decision;
   const reasons = d.reasons.map((r) => r.short);
-  if (d.kind === "reject") return { class: d.className, error: pickError(d.error), reasons };
+  if (d.kind === "reject")
+    return { class: d.className, base_from: d.base, error: pickError(d.error), reasons };
   const bodies: Record<string, object> = {};
   for (const pool of d.path) {
     const body = bodyFor(policy, ev, pool);
     if (body) bodies[pool] = body;
   }
-  return { class: d.className, ladder: d.ladder, path: d.path, bodies, reasons };
+  return { class: d.className, base_from: d.base, ladder: d.ladder, path: d.path, bodies, reasons };
 }
 
 /** The body `pool` would receive, rendered by the data plane's own rewriter. */
@@ -78,6 +79,7 @@ export function explainText(policy: Policy, ev: Evaluation): string {
   out.push("trace");
   for (const r of ev.decision.reasons) out.push(`  ${r.step.padEnd(9)} ${r.text}`);
   const d = ev.decision;
+  out.push(`class     ${d.className} (base class from ${BASE_LABEL[d.base]})`);
   if (d.kind === "reject") {
     out.push(`rejected  ${d.error.status} ${d.error.code}: ${d.error.message}`);
     return out.join("\n");
@@ -95,6 +97,8 @@ export function explainText(policy: Policy, ev: Evaluation): string {
   }
   return out.join("\n");
 }
+
+const BASE_LABEL = { feature: "the feature header", model: "the model name", default: "default_class" } as const;
 
 // Base64 images would flood the terminal; the JSON output keeps them whole.
 function elideLong(_key: string, value: unknown): unknown {

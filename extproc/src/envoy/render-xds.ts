@@ -5,6 +5,7 @@ import type { Policy } from "../policy/compile.js";
 import { H, METADATA_NAMESPACE } from "../vocab/names.js";
 import { renderPolicyClusters } from "./clusters.js";
 import { DEFAULT_XDS_DIR, ROUTE_CONFIG_NAME, STREAM_IDLE_S, T } from "./common.js";
+import { renderModelsRoutes } from "./models-route.js";
 import { enumeratePaths } from "./paths.js";
 
 export {
@@ -114,7 +115,12 @@ export function renderRoutes(policy: Policy): object {
         name: "switchyard",
         domains: ["*"],
         request_body_buffer_limit: policy.doc.limits.max_body_bytes,
-        routes: [chatRoute("/v1/chat/completions"), chatRoute("/v1/completions"), notFound],
+        routes: [
+          chatRoute("/v1/chat/completions"),
+          chatRoute("/v1/completions"),
+          ...renderModelsRoutes(policy),
+          notFound,
+        ],
       },
     ],
   };

@@ -19,6 +19,7 @@ function wire(s: PbStruct): PbStruct {
 describe("decision record round trip", () => {
   const full: DecisionRecord = {
     class: "frontier",
+    baseFrom: "model",
     path: ["qwen-large", "deepseek-flash"],
     reasons: ["base:feature:ai_bot", "tier:paid+1"],
     model: "gpt-x",

@@ -13,6 +13,8 @@ import { fromStruct, type PbStruct, toStruct } from "./struct.js";
 
 export interface DecisionRecord {
   class?: string;
+  /** Where the base class came from: feature (header), model (a class model id or alias), default. */
+  baseFrom?: string;
   /** The ladder path, pools in fallback order. */
   path?: string[];
   /** The error code of a rejection. */
@@ -56,6 +58,7 @@ export function factsRecord(f: RequestFacts): Omit<DecisionRecord, "reasons"> {
 /** Wire keys: the names the access log and earlier releases use. */
 const KEYS = {
   class: "class",
+  baseFrom: "base_from",
   path: "path",
   error: "error",
   model: "model",
@@ -99,6 +102,7 @@ export function decodeDecision(s: PbStruct | undefined | null): DecisionRecord {
   const reasons = str(m.reasons);
   return {
     class: str(m.class),
+    baseFrom: str(m.base_from),
     path: path === undefined || path === "" ? undefined : path.split(","),
     error: str(m.error),
     reasons: reasons === undefined || reasons === "" ? [] : reasons.split(" "),

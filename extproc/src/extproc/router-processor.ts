@@ -63,7 +63,7 @@ export class RouterProcessor implements Processor {
       const extra: Record<string, string> = this.policy.doc.response.decision_headers
         ? { [H.class]: d.className }
         : {};
-      const md = encodeMetadata({ ...record, class: d.className, error: d.error.code });
+      const md = encodeMetadata({ ...record, class: d.className, baseFrom: d.base, error: d.error.code });
       return { response: { ...immediateError(d.error, extra), dynamic_metadata: md }, done: true };
     }
     return { response: this.route(d, record, ev, body), done: true };
@@ -103,7 +103,7 @@ export class RouterProcessor implements Processor {
       set_headers: setHeaders(headers),
       ...(secret !== undefined && this.headers[secret] !== undefined ? { remove_headers: [secret] } : {}),
     };
-    const md = encodeMetadata({ ...record, class: d.className, path: d.path }, note);
+    const md = encodeMetadata({ ...record, class: d.className, baseFrom: d.base, path: d.path }, note);
     return { request_body: { response }, dynamic_metadata: md };
   }
 }

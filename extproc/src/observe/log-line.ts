@@ -22,6 +22,7 @@ export function buildLogLine(record: RequestRecord, policy: Policy): Record<stri
     quota_used: str(d.quotaUsed),
     vision: str(d.vision),
     class: str(d.class),
+    base_from: str(d.baseFrom),
     pool,
     backend: req.backend || null,
     attempts: req.attemptCount,

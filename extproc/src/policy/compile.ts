@@ -1,6 +1,7 @@
 // Turns a checked policy document into the lookup tables the hot path uses.
 import { createHash } from "node:crypto";
 import { BlockList } from "node:net";
+import { compileModels } from "./models.js";
 import { type PolicyDoc, type PoolDoc, parseCidr } from "./schema.js";
 
 export interface WeightedPool {
@@ -31,6 +32,8 @@ export interface Policy {
   headers: PolicyDoc["headers"];
   /** Who may set routing headers; undefined: everyone. */
   trust: Trust | undefined;
+  /** A request's `model` -> class index, for class model ids and aliases (policy/models.ts). */
+  models: ReadonlyMap<string, number>;
 }
 
 export interface Trust {
@@ -83,5 +86,6 @@ export function compilePolicy(doc: PolicyDoc, source: string, env: NodeJS.Proces
     pools: new Map(Object.entries(doc.pools)),
     headers: doc.headers,
     trust: compileTrust(doc, env),
+    models: compileModels(doc),
   };
 }

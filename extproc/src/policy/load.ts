@@ -6,6 +6,7 @@ import { type ZodType, z } from "zod";
 import { compilePolicy, type Policy } from "./compile.js";
 import { crossCheck } from "./cross-check.js";
 import { locate } from "./locate.js";
+import { modelProblems } from "./models.js";
 import { didYouMean, type PathSeg, type Problem } from "./problems.js";
 import { PolicySchema } from "./schema.js";
 import { trustProblems } from "./trust-check.js";
@@ -49,7 +50,11 @@ export function parsePolicy(text: string, env: NodeJS.ProcessEnv = process.env):
     );
     return { ok: false, errors: sortByLine(errors), warnings: [] };
   }
-  const problems = [...crossCheck(parsed.data), ...trustProblems(parsed.data, env)].map((p) =>
+  const problems = [
+    ...crossCheck(parsed.data),
+    ...trustProblems(parsed.data, env),
+    ...modelProblems(parsed.data),
+  ].map((p) =>
     at(p, isKeyProblem(p)),
   );
   const errors = problems.filter((p) => p.severity === "error");

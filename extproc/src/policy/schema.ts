@@ -3,6 +3,7 @@
 // are checked afterwards in cross-check.ts, where the whole document is known.
 import { isIP } from "node:net";
 import { z } from "zod";
+import { ModelsSchema } from "./models.js";
 
 const NAME = /^[a-z][a-z0-9_-]{0,47}$/;
 const name = (what: string) =>
@@ -51,6 +52,11 @@ const StepSchema = z.record(z.string(), weight);
 
 const BackendSchema = z.strictObject({
   address: z.string().regex(/^[^\s:]+:\d{1,5}$/, "address must be host:port"),
+  // Shown in the log line, metrics and /status instead of the address (e.g. dub-1).
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, "a backend name is letters, digits and . _ : - (up to 64)")
+    .optional(),
   weight: z.number().int().min(1).max(128).default(1),
 });
 
@@ -162,6 +168,7 @@ export const PolicySchema = z.strictObject({
   retry: RetrySchema.default(RetrySchema.parse({})),
   limits: LimitsSchema.default(LimitsSchema.parse({})),
   response: ResponseSchema.default({ decision_headers: true }),
+  models: ModelsSchema.default(ModelsSchema.parse({})),
   trust: TrustSchema.optional(),
 });
 

@@ -1,4 +1,5 @@
-// Quality class arithmetic, exactly as the design says: base class from the feature, then
+// Quality class arithmetic, exactly as the design says: base class from the request's class
+// model (policy/models.ts), else the feature, else default_class; then
 // the modifiers stack (tier, trial, the highest quota band), then clamp to the class range,
 // then the feature's cap, then its floor.
 import type { RequestFacts } from "../facts/types.js";
@@ -7,22 +8,19 @@ import { type Reason, reason } from "../vocab/reasons.js";
 
 const signed = (n: number) => (n >= 0 ? `+${n}` : String(n));
 
-export function computeClass(policy: Policy, facts: RequestFacts, reasons: Reason[]): number {
+/** Where the base class came from: the feature header, the request's model, or default_class. */
+export type BaseSource = "feature" | "model" | "default";
+
+export function computeClass(
+  policy: Policy,
+  facts: RequestFacts,
+  reasons: Reason[],
+): { index: number; base: BaseSource } {
   const { classes } = policy;
   const h = facts.headers;
   const rule = h.feature === undefined ? undefined : policy.features.get(h.feature);
-  let cls = rule?.base ?? policy.defaultClass;
-  if (rule)
-    reasons.push(reason("base", `feature:${h.feature}`, `feature '${h.feature}' starts at ${classes[cls]}`));
-  else if (h.feature !== undefined) {
-    reasons.push(
-      reason(
-        "base",
-        "feature:unknown",
-        `feature '${h.feature}' is not in the policy; default class ${classes[cls]}`,
-      ),
-    );
-  } else reasons.push(reason("base", "feature:none", `no feature header; default class ${classes[cls]}`));
+  const { index: base, source } = baseClass(policy, facts, rule !== undefined, reasons);
+  let cls = base;
 
   let shift = 0;
   if (h.tier !== undefined) {
@@ -72,5 +70,49 @@ export function computeClass(policy: Policy, facts: RequestFacts, reasons: Reaso
     );
   }
   reasons.push(reason("class", `class:${classes[cls]}`, `class ${classes[cls]}`));
-  return cls;
+  return { index: cls, base: source };
+}
+
+/**
+ * The base class: a model id or alias that names a class wins (a client that cannot set headers
+ * can still ask for one; the feature keeps its cap and floor), then the feature, then
+ * default_class. An untrusted caller's class model counts as much as its headers: not at all.
+ */
+function baseClass(
+  policy: Policy,
+  facts: RequestFacts,
+  known: boolean,
+  reasons: Reason[],
+): { index: number; source: BaseSource } {
+  const { classes } = policy;
+  const feature = facts.headers.feature;
+  const model = facts.body.model;
+  const byModel = model === undefined ? undefined : policy.models.get(model);
+  if (byModel !== undefined && facts.trusted) {
+    const keeps = known ? ` (feature '${feature}' keeps its cap and floor)` : "";
+    reasons.push(
+      reason("base", `model:${model}`, `model '${model}' names class ${classes[byModel]}${keeps}`),
+    );
+    return { index: byModel, source: "model" };
+  }
+  if (byModel !== undefined)
+    reasons.push(
+      reason("base", "model:untrusted", `model '${model}' names a class, but the caller is not trusted`),
+    );
+  if (known) {
+    const index = policy.features.get(feature as string)?.base as number;
+    reasons.push(reason("base", `feature:${feature}`, `feature '${feature}' starts at ${classes[index]}`));
+    return { index, source: "feature" };
+  }
+  const index = policy.defaultClass;
+  if (feature !== undefined)
+    reasons.push(
+      reason(
+        "base",
+        "feature:unknown",
+        `feature '${feature}' is not in the policy; default class ${classes[index]}`,
+      ),
+    );
+  else reasons.push(reason("base", "feature:none", `no feature header; default class ${classes[index]}`));
+  return { index, source: "default" };
 }

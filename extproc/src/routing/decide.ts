@@ -4,7 +4,7 @@ import type { ClientError } from "../errors.js";
 import type { RequestFacts } from "../facts/types.js";
 import type { Policy, WeightedPool } from "../policy/compile.js";
 import { type Reason, reason } from "../vocab/reasons.js";
-import { computeClass } from "./class-math.js";
+import { type BaseSource, computeClass } from "./class-math.js";
 import { filterLadder, needsOf } from "./filter.js";
 import { pickPath } from "./pick.js";
 
@@ -13,23 +13,25 @@ export type Decision =
       kind: "route";
       classIndex: number;
       className: string;
+      /** Where the base class came from. */
+      base: BaseSource;
       /** The class's ladder after capability filters, empty steps dropped. */
       ladder: WeightedPool[][];
       /** One pool per step, in fallback order. */
       path: string[];
       reasons: Reason[];
     }
-  | { kind: "reject"; error: ClientError; className: string; reasons: Reason[] };
+  | { kind: "reject"; error: ClientError; className: string; base: BaseSource; reasons: Reason[] };
 
 export function decide(policy: Policy, facts: RequestFacts, rand: () => number): Decision {
   const reasons: Reason[] = [...facts.notes];
-  const cls = computeClass(policy, facts, reasons);
+  const { index: cls, base } = computeClass(policy, facts, reasons);
   const className = policy.classes[cls] as string;
   const filtered = filterLadder(policy, cls, needsOf(facts), reasons);
   if (!filtered.ok) {
     reasons.push(reason("reject", `reject:${filtered.error.code}`, filtered.error.message));
-    return { kind: "reject", error: filtered.error, className, reasons };
+    return { kind: "reject", error: filtered.error, className, base, reasons };
   }
   const path = pickPath(filtered.steps, rand, reasons);
-  return { kind: "route", classIndex: cls, className, ladder: filtered.steps, path, reasons };
+  return { kind: "route", classIndex: cls, className, base, ladder: filtered.steps, path, reasons };
 }
