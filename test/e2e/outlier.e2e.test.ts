@@ -36,9 +36,10 @@ async function poolHealth(s: Stack): Promise<Record<string, { healthy: number; e
   const out: Record<string, { healthy: number; ejected: number }> = {};
   for (const h of await hostStates(s.adminUrl)) {
     if (!h.cluster.startsWith("pool.")) continue;
-    const p = (out[h.cluster] ??= { healthy: 0, ejected: 0 });
+    const p = out[h.cluster] ?? { healthy: 0, ejected: 0 };
     if (h.ejected) p.ejected++;
     else p.healthy++;
+    out[h.cluster] = p;
   }
   return out;
 }
