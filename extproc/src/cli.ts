@@ -14,7 +14,8 @@ import { formatProblem } from "./policy/problems.js";
 import { DEFAULT_PORTS as P } from "./vocab/ports.js";
 
 const USAGE = `usage:
-  switchyard check FILE
+  switchyard check FILE            (also: switchyard --check FILE)
+  switchyard import FILE [--out POLICY]   convert a jolteon config into a policy
   switchyard explain FILE [-H "Name: value"]... [--body FILE] [--seed N] [--source IP] [--json]
   switchyard render FILE --out DIR [--sidecar HOST:GRPC_PORT:HTTP_PORT]... [--listen-port ${P.proxy}] [--admin-port ${P.envoyAdmin}]
   switchyard serve FILE [--xds-dir DIR] [--grpc-port ${P.grpc}] [--http-port ${P.http}] [--bootstrap FILE] [--drain-ms 3000]`;
@@ -24,7 +25,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (cmd) {
       case "check":
+      case "--check": // jolteon's spelling
         return await check(rest);
+      case "import":
+        return await importJolteon(rest);
       case "explain":
         return await explain(rest);
       case "render":
@@ -54,6 +58,22 @@ async function check(args: string[]): Promise<number> {
   const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
   if (positionals.length !== 1) throw new UsageError("check takes exactly one FILE");
   return runCheck(positionals[0] as string, (s) => console.log(s));
+}
+
+async function importJolteon(args: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { out: { type: "string", short: "o" } },
+  });
+  if (positionals.length !== 1) throw new UsageError("import takes exactly one FILE");
+  const { runImport } = await import("./cli/import.js");
+  return runImport(
+    positionals[0] as string,
+    values.out,
+    (s) => console.log(s),
+    (s) => console.error(s),
+  );
 }
 
 async function explain(args: string[]): Promise<number> {

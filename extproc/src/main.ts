@@ -9,6 +9,7 @@ import { LogWriter } from "./observe/log-writer.js";
 import { createMetrics, setPolicyInfo } from "./observe/metrics.js";
 import { Recorder } from "./observe/recorder.js";
 import { buildStatus } from "./observe/status.js";
+import { backendName } from "./policy/backend-names.js";
 import type { Policy } from "./policy/compile.js";
 import { PolicyHolder } from "./policy/holder.js";
 import { loadPolicyFile } from "./policy/load.js";
@@ -75,8 +76,9 @@ export async function serve(o: ServeOptions): Promise<number> {
     metrics.backendHealthy.reset();
     for (const [address, state] of backends) {
       const pool = holder.addresses.get(address) ?? "unknown";
-      metrics.inFlight.set({ pool, backend: address }, state.rqActive);
-      metrics.backendHealthy.set({ pool, backend: address }, state.healthy ? 1 : 0);
+      const backend = backendName(holder.policy, address);
+      metrics.inFlight.set({ pool, backend }, state.rqActive);
+      metrics.backendHealthy.set({ pool, backend }, state.healthy ? 1 : 0);
     }
   });
   poller.start();

@@ -88,6 +88,8 @@ export async function runDataPlaneCommand(cmd: "render" | "serve", args: string[
   });
   if (positionals.length !== 1) throw new UsageError("serve takes exactly one FILE");
   const xdsDir = resolve(values["xds-dir"] ?? ".run/xds");
+  // `kill -HUP $(pidof switchyard)` reloads, as with jolteon (the name fits comm's 15 bytes).
+  process.title = "switchyard";
   const { serve } = await import("../main.js");
   return serve({
     policyFile: positionals[0] as string,

@@ -1,5 +1,6 @@
 // One JSON object per finished request (pure): what an operator greps for.
 
+import { backendName } from "../policy/backend-names.js";
 import type { Policy } from "../policy/compile.js";
 import { errorCodeOf } from "../telemetry/access-log.js";
 import type { RequestRecord } from "../telemetry/attempts.js";
@@ -24,9 +25,14 @@ export function buildLogLine(record: RequestRecord, policy: Policy): Record<stri
     class: str(d.class),
     base_from: str(d.baseFrom),
     pool,
-    backend: req.backend || null,
+    // The backend's policy name (default: its address), and the address it was reached at.
+    backend: req.backend ? backendName(policy, req.backend) : null,
+    backend_address: req.backend || null,
     attempts: req.attemptCount,
-    attempt_list: attempts as unknown as Json,
+    attempt_list: attempts.map((a) => ({
+      ...a,
+      backend: a.backend && backendName(policy, a.backend),
+    })) as unknown as Json,
     status: req.status ?? null,
     outcome: record.outcome,
     ttft_ms: req.ttftMs ?? null,

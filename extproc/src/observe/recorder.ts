@@ -1,5 +1,6 @@
 // The last step of the access-log path: one joined record -> the log line, the metrics and
 // the per-backend windows that /status (and latency-aware routing) read.
+import { backendName } from "../policy/backend-names.js";
 import type { PolicyHolder } from "../policy/holder.js";
 import { errorCodeOf } from "../telemetry/access-log.js";
 import type { RequestRecord } from "../telemetry/attempts.js";
@@ -31,7 +32,7 @@ export class Recorder {
     const at = this.now();
     for (const a of attempts.slice(0, -1)) {
       if (a.backend === "") continue;
-      m.attemptFailures.inc({ backend: a.backend, reason: a.outcome });
+      m.attemptFailures.inc({ backend: backendName(this.holder.policy, a.backend), reason: a.outcome });
       this.windows.get(a.backend).add({ at, ttftMs: undefined, error: true });
     }
     if (!req.backend) return;
@@ -43,9 +44,13 @@ export class Recorder {
       req.flags.some((f) => f === "UF" || f === "UT" || f === "UR");
     if (failed) {
       const reason = broken ? "upstream_reset_after_response" : (req.flags[0] ?? `http_${req.status}`);
-      m.attemptFailures.inc({ backend: req.backend, reason });
+      m.attemptFailures.inc({ backend: backendName(this.holder.policy, req.backend), reason });
     }
-    const labels = { class: cls, pool: pool ?? "none", backend: req.backend };
+    const labels = {
+      class: cls,
+      pool: pool ?? "none",
+      backend: backendName(this.holder.policy, req.backend),
+    };
     if (req.ttftMs !== undefined && !failed) m.ttft.observe(labels, req.ttftMs / 1000);
     if (req.durationMs !== undefined) m.duration.observe(labels, req.durationMs / 1000);
     this.windows.get(req.backend).add({ at, ttftMs: failed ? undefined : req.ttftMs, error: failed });

@@ -1,4 +1,5 @@
 // GET /status: what an operator wants during an incident, in one `curl | jq`.
+import { backendName } from "../policy/backend-names.js";
 import type { Policy } from "../policy/compile.js";
 import type { BackendState } from "../telemetry/envoy-admin.js";
 import type { WindowSet } from "../telemetry/window.js";
@@ -32,6 +33,7 @@ export function buildStatus(s: StatusInputs): object {
         const envoy = s.backends.get(b.address);
         const recent = s.windows.has(b.address) ? s.windows.get(b.address).summary(s.now) : undefined;
         return {
+          name: backendName(p, b.address),
           address: b.address,
           health: envoy === undefined ? "unknown" : envoy.healthy ? "healthy" : "unhealthy",
           ejected_in_clusters: envoy?.ejectedIn ?? null,

@@ -7,6 +7,8 @@ import { compilePolicy, type Policy } from "./compile.js";
 import { crossCheck } from "./cross-check.js";
 import { locate } from "./locate.js";
 import { modelProblems } from "./models.js";
+import { backendNameProblems } from "./backend-names.js";
+import { placeholderProblems } from "./placeholders.js";
 import { didYouMean, type PathSeg, type Problem } from "./problems.js";
 import { PolicySchema } from "./schema.js";
 import { trustProblems } from "./trust-check.js";
@@ -54,9 +56,9 @@ export function parsePolicy(text: string, env: NodeJS.ProcessEnv = process.env):
     ...crossCheck(parsed.data),
     ...trustProblems(parsed.data, env),
     ...modelProblems(parsed.data),
-  ].map((p) =>
-    at(p, isKeyProblem(p)),
-  );
+    ...backendNameProblems(parsed.data),
+    ...placeholderProblems(parsed.data),
+  ].map((p) => at(p, isKeyProblem(p)));
   const errors = problems.filter((p) => p.severity === "error");
   const warnings = sortByLine(problems.filter((p) => p.severity === "warning"));
   if (errors.length > 0) return { ok: false, errors: sortByLine(errors), warnings };

@@ -31,7 +31,7 @@ export function classModelIds(doc: Pick<PolicyDoc, "classes" | "models">): strin
 /** Model id or alias -> class index, for the decision. */
 export function compileModels(doc: Pick<PolicyDoc, "classes" | "models">): Map<string, number> {
   const m = new Map<string, number>();
-  classModelIds(doc).forEach((id, i) => m.set(id, i));
+  for (const [i, id] of classModelIds(doc).entries()) m.set(id, i);
   for (const [alias, cls] of Object.entries(doc.models.aliases)) {
     const i = doc.classes.indexOf(cls);
     if (i >= 0 && !m.has(alias)) m.set(alias, i);

@@ -130,11 +130,10 @@ pools: { p: { served_model: m, backends: [{ address: "127.0.0.1:1" }] } }
       "warning: models: 'm' is also a pool's served_model: a request naming it gets a class, not that pool",
     ]));
   test("a prefix that makes a class id 'auto' is an error", () => {
-    const r = parsePolicy(
-      BASE.replace("[fast, big]", "[auto, big]")
-        .replace("default_class: fast", "default_class: auto")
-        .replace("fast: [{ p: 1 }]", "auto: [{ p: 1 }]") + "models: { prefix: '' }\n",
-    );
+    const renamed = BASE.replace("[fast, big]", "[auto, big]")
+      .replace("default_class: fast", "default_class: auto")
+      .replace("fast: [{ p: 1 }]", "auto: [{ p: 1 }]");
+    const r = parsePolicy(`${renamed}models: { prefix: '' }\n`);
     assert.equal(r.ok, false);
   });
 });
