@@ -14,6 +14,7 @@ const LAYERS = [
   ["facts"],
   ["routing"],
   ["reasoning"],
+  ["classify"],
   ["envoy"],
   ["extproc"],
   ["telemetry"],

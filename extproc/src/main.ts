@@ -1,10 +1,12 @@
 // Wiring only: load the policy, write Envoy's files, start gRPC + HTTP, reloads and shutdown.
 import { createRequire } from "node:module";
 import * as grpc from "@grpc/grpc-js";
+import { Classifiers } from "./classify/classifiers.js";
 import type { BootstrapOptions } from "./envoy/bootstrap.js";
 import { renderXdsFiles, writeBootstrap, writeXds } from "./envoy/write-xds.js";
 import { loadEnvoyServices } from "./extproc/protos.js";
 import { addExtProc, newGrpcServer, newHooks } from "./extproc/server.js";
+import { classifierEvents } from "./observe/classifier-events.js";
 import { LogWriter } from "./observe/log-writer.js";
 import { createMetrics, setPolicyInfo } from "./observe/metrics.js";
 import { Recorder } from "./observe/recorder.js";
@@ -85,7 +87,10 @@ export async function serve(o: ServeOptions): Promise<number> {
 
   // Clusters of the previous policy stay one generation, for requests decided just before a reload.
   let lastClusters: readonly object[] = [];
+  // Each policy's classifier, its examples embedded before the policy goes live (bounded wait).
+  const classifiers = new Classifiers({ env: process.env, events: classifierEvents(metrics), log });
   const publish = async (policy: Policy) => {
+    await classifiers.prepare(policy);
     const files = renderXdsFiles(policy, lastClusters);
     await writeXds(o.xdsDir, files);
     lastClusters = [...files.current];
@@ -102,13 +107,14 @@ export async function serve(o: ServeOptions): Promise<number> {
     }
   } catch (err) {
     log(`cannot write Envoy's files: ${(err as Error).message}`);
+    classifiers.close();
     poller.stop();
     joiner.close();
     return 1;
   }
 
   const grpcServer = newGrpcServer();
-  addExtProc(grpcServer, holder, hooks);
+  addExtProc(grpcServer, holder, hooks, (p) => classifiers.for(p));
   const accessLog = accessLogService(
     (entry) => {
       const record = joiner.onEntry(entry);
@@ -173,6 +179,7 @@ export async function serve(o: ServeOptions): Promise<number> {
       reloader.close();
     },
     beforeClose: () => {
+      classifiers.close();
       poller.stop();
       accessLog.closeAll();
       joiner.close();

@@ -98,7 +98,12 @@ export function explainText(policy: Policy, ev: Evaluation): string {
   return out.join("\n");
 }
 
-const BASE_LABEL = { feature: "the feature header", model: "the model name", default: "default_class" } as const;
+const BASE_LABEL = {
+  feature: "the feature header",
+  model: "the model name",
+  label: "the classifier's label",
+  default: "default_class",
+} as const;
 
 // Base64 images would flood the terminal; the JSON output keeps them whole.
 function elideLong(_key: string, value: unknown): unknown {

@@ -5,7 +5,7 @@
 //   body for and how to take that back, forwarded to the upstream ext_proc on every attempt.
 // One module owns both shapes, their encoding and their decoding, so adding a routing fact
 // touches the record here, the reader that fills it and the log line, nothing else.
-import type { RequestFacts } from "../facts/types.js";
+import type { LabelSource, RequestFacts } from "../facts/types.js";
 import type { Undo } from "../reasoning/render-body.js";
 import type { Json } from "../vocab/json.js";
 import { METADATA_NAMESPACE, UPSTREAM_NAMESPACE } from "../vocab/names.js";
@@ -32,6 +32,9 @@ export interface DecisionRecord {
   site?: string;
   /** False when the policy's trust section did not trust the caller (its routing headers were ignored). */
   trusted?: boolean;
+  /** The classifier's label, when the request got one, and where it came from. */
+  label?: string;
+  labelSource?: LabelSource;
 }
 
 export interface UpstreamNote {
@@ -52,6 +55,8 @@ export function factsRecord(f: RequestFacts): Omit<DecisionRecord, "reasons"> {
     vision: f.headers.vision || f.body.imageCount > 0,
     site: f.headers.site,
     trusted: f.trusted,
+    label: f.label?.name,
+    labelSource: f.label?.source,
   };
 }
 
@@ -71,6 +76,8 @@ const KEYS = {
   vision: "vision",
   site: "site",
   trusted: "trusted",
+  label: "label",
+  labelSource: "label_source",
 } as const satisfies Record<Exclude<keyof DecisionRecord, "reasons">, string>;
 
 /** ProcessingResponse.dynamic_metadata for a decision and, when the body was rewritten, its note. */
@@ -116,8 +123,21 @@ export function decodeDecision(s: PbStruct | undefined | null): DecisionRecord {
     vision: bool(m.vision),
     site: str(m.site),
     trusted: bool(m.trusted),
+    label: str(m.label),
+    labelSource: labelSource(str(m.label_source)),
   };
 }
+
+const SOURCES: ReadonlySet<string> = new Set([
+  "header",
+  "heuristic",
+  "embeddings",
+  "llm",
+  "cache",
+  "fallback",
+]);
+const labelSource = (v: string | undefined) =>
+  v !== undefined && SOURCES.has(v) ? (v as LabelSource) : undefined;
 
 /** The upstream note from forwarded metadata; undefined if there is none or it is not one. */
 export function decodeNote(s: PbStruct | undefined | null): UpstreamNote | undefined {

@@ -14,9 +14,10 @@ export interface Processor {
   onRequestHeaders(
     msg: NonNullable<ProcessingRequest["request_headers"]>,
     req: ProcessingRequest,
-  ): Step | undefined;
+  ): Step | Promise<Step> | undefined;
+  /** A promise when the answer waits on I/O (the router's classifier call); a Step otherwise. */
   onRequestBody(
     msg: NonNullable<ProcessingRequest["request_body"]>,
     req: ProcessingRequest,
-  ): Step | undefined;
+  ): Step | Promise<Step> | undefined;
 }

@@ -13,6 +13,7 @@ import { seededRandom } from "../routing/evaluate.js";
 import { H, METADATA_NAMESPACE, PHASE_METADATA_KEY, UPSTREAM_NAMESPACE } from "../vocab/names.js";
 import { decodeDecision, decodeNote, encodeMetadata } from "./decision-record.js";
 import type { HeaderMutation, ProcessingRequest, ProcessingResponse } from "./messages.js";
+import type { Step } from "./processor.js";
 import { RouterProcessor } from "./router-processor.js";
 import { extProcHandler, newHooks } from "./server.js";
 import type { PbStruct } from "./struct.js";
@@ -34,12 +35,19 @@ const decision = (r: ProcessingResponse) =>
 const note = (r: ProcessingResponse) =>
   decodeNote((r.dynamic_metadata as PbStruct | undefined)?.fields[UPSTREAM_NAMESPACE]?.structValue);
 
-/** Runs the messages through one router processor; returns each step. */
+/** Runs the messages through one router processor; returns each step (no classifier: all at once). */
 function router(messages: ProcessingRequest[]) {
   const p = new RouterProcessor(policy, seededRandom(3));
   return messages.map((m) =>
-    m.request_headers ? p.onRequestHeaders(m.request_headers, m) : p.onRequestBody(m.request_body ?? {}),
+    sync(
+      m.request_headers ? p.onRequestHeaders(m.request_headers, m) : p.onRequestBody(m.request_body ?? {}),
+    ),
   );
+}
+
+function sync(s: Step | Promise<Step>): Step {
+  assert.ok(!(s instanceof Promise), "answered at once");
+  return s;
 }
 
 const AI_BOT = { "x-discourse-ai-feature": "ai_bot", "x-request-id": "req-1" };

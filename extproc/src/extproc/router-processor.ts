@@ -2,10 +2,12 @@
 // body message as the last one, so the stream loop ends the gRPC stream and a long SSE response
 // holds no ext_proc stream open.
 import { randomBytes } from "node:crypto";
+import type { Classifier } from "../classify/classifier.js";
 import type { Policy } from "../policy/compile.js";
 import { rewriteForPool } from "../reasoning/render-body.js";
+import { needsLabel } from "../routing/class-math.js";
 import type { Decision } from "../routing/decide.js";
-import { type Evaluation, evaluate } from "../routing/evaluate.js";
+import { decideRead, type Evaluation, readRequest } from "../routing/evaluate.js";
 import { H, pathClusterName } from "../vocab/names.js";
 import { type DecisionRecord, encodeMetadata, factsRecord, type UpstreamNote } from "./decision-record.js";
 import {
@@ -32,13 +34,17 @@ export class RouterProcessor implements Processor {
   constructor(
     private readonly policy: Policy,
     private readonly rand: () => number = Math.random,
+    private readonly classifier?: Classifier,
   ) {}
 
   get requestId(): string | undefined {
     return this.headers[H.requestId];
   }
 
-  onRequestHeaders(msg: NonNullable<ProcessingRequest["request_headers"]>, req?: ProcessingRequest): Step {
+  onRequestHeaders(
+    msg: NonNullable<ProcessingRequest["request_headers"]>,
+    req?: ProcessingRequest,
+  ): Step | Promise<Step> {
     this.headers = headerBag(msg.headers);
     const attrs = req?.attributes?.["envoy.filters.http.ext_proc"]?.fields;
     this.source = attrs?.["source.address"]?.stringValue;
@@ -47,16 +53,29 @@ export class RouterProcessor implements Processor {
   }
 
   /** BUFFERED mode delivers the whole body in one message. */
-  onRequestBody(msg: NonNullable<ProcessingRequest["request_body"]>): Step {
+  onRequestBody(msg: NonNullable<ProcessingRequest["request_body"]>): Step | Promise<Step> {
     return this.decide(msg.body ?? EMPTY);
   }
 
-  private decide(body: Buffer): Step {
-    const ev = evaluate(this.policy, this.headers, body, this.rand, this.source ?? null);
-    if (ev.kind === "bad_body") {
-      const md = encodeMetadata({ error: ev.error.code, reasons: ev.reasons.map((r) => r.short) });
-      return { response: { ...immediateError(ev.error), dynamic_metadata: md }, done: true };
+  private decide(body: Buffer): Step | Promise<Step> {
+    const read = readRequest(this.policy, this.headers, body, this.source ?? null);
+    if (read.kind === "bad_body") {
+      const md = encodeMetadata({ error: read.error.code, reasons: read.reasons.map((r) => r.short) });
+      return { response: { ...immediateError(read.error), dynamic_metadata: md }, done: true };
     }
+    // A request no header describes gets its label first (classify/): at once from a header, the
+    // heuristic or the cache, else after one bounded call. The decision itself stays pure.
+    const c = this.classifier;
+    if (c !== undefined && needsLabel(this.policy, read.facts)) {
+      const label = c.label(read.body, read.facts);
+      if (label instanceof Promise)
+        return label.then((l) => this.answer(decideRead(this.policy, read, this.rand, l), body));
+      return this.answer(decideRead(this.policy, read, this.rand, label), body);
+    }
+    return this.answer(decideRead(this.policy, read, this.rand), body);
+  }
+
+  private answer(ev: Extract<Evaluation, { kind: "decided" }>, body: Buffer): Step {
     const d = ev.decision;
     const record: DecisionRecord = { ...factsRecord(ev.facts), reasons: d.reasons.map((r) => r.short) };
     if (d.kind === "reject") {

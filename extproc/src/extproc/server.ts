@@ -2,7 +2,9 @@
 // processors (the filter says which it is in the stream's initial metadata). The loop
 // dispatches on the message type; a processor only says what it does per phase.
 import * as grpc from "@grpc/grpc-js";
+import type { Classifier } from "../classify/classifier.js";
 import { clientError } from "../errors.js";
+import type { Policy } from "../policy/compile.js";
 import type { PolicyHolder } from "../policy/holder.js";
 import { PHASE_METADATA_KEY, type Phase } from "../vocab/names.js";
 import { immediateError, type ProcessingRequest, type ProcessingResponse } from "./messages.js";
@@ -24,7 +26,7 @@ export function newHooks(): ExtProcHooks {
   return { open: { router: 0, upstream: 0 } };
 }
 
-function dispatch(processor: Processor, req: ProcessingRequest): Step | undefined {
+function dispatch(processor: Processor, req: ProcessingRequest): Step | Promise<Step> | undefined {
   if (req.request_headers) return processor.onRequestHeaders(req.request_headers, req);
   if (req.request_body) return processor.onRequestBody(req.request_body, req);
   return undefined;
@@ -36,12 +38,17 @@ function faultStep(): Step {
   return { response: immediateError(error), done: true };
 }
 
-export function extProcHandler(holder: PolicyHolder, hooks: ExtProcHooks) {
+/** The classifier of a policy generation (classify/classifiers.ts), if it has one. */
+export type ClassifierFor = (policy: Policy) => Classifier | undefined;
+
+export function extProcHandler(holder: PolicyHolder, hooks: ExtProcHooks, classifierFor?: ClassifierFor) {
   return (call: grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>) => {
     const phase: Phase = call.metadata.get(PHASE_METADATA_KEY)[0] === "upstream" ? "upstream" : "router";
     const policy = holder.policy;
     const processor: Processor =
-      phase === "upstream" ? new UpstreamProcessor(policy, holder.addresses) : new RouterProcessor(policy);
+      phase === "upstream"
+        ? new UpstreamProcessor(policy, holder.addresses)
+        : new RouterProcessor(policy, Math.random, classifierFor?.(policy));
     hooks.open[phase]++;
     let closed = false;
     const close = () => {
@@ -49,23 +56,53 @@ export function extProcHandler(holder: PolicyHolder, hooks: ExtProcHooks) {
       closed = true;
       hooks.open[phase]--;
     };
-    call.on("data", (req: ProcessingRequest) => {
-      if (closed) return;
-      let step: Step | undefined;
-      const started = process.hrtime.bigint();
-      try {
-        step = dispatch(processor, req);
-        hooks.onProcessed?.(phase, Number(process.hrtime.bigint() - started) / 1e9);
-      } catch (err) {
-        hooks.onFault?.(phase, processor.requestId, err as Error);
-        step = faultStep();
-      }
-      if (step === undefined) return;
+    const write = (step: Step | undefined) => {
+      if (step === undefined || closed) return;
       call.write(step.response);
       if (step.done) {
         call.end();
         close();
       }
+    };
+    // The one fault path, for a throw and for a rejected answer alike.
+    const fault = (err: unknown) => {
+      hooks.onFault?.(phase, processor.requestId, err as Error);
+      write(faultStep());
+    };
+    /** One message; a promise only when the processor answers later (the classifier's call). */
+    const handle = (req: ProcessingRequest): Promise<void> | undefined => {
+      const started = process.hrtime.bigint();
+      const processed = () => hooks.onProcessed?.(phase, Number(process.hrtime.bigint() - started) / 1e9);
+      let out: Step | Promise<Step> | undefined;
+      try {
+        out = dispatch(processor, req);
+      } catch (err) {
+        fault(err);
+        return undefined;
+      }
+      if (!(out instanceof Promise)) {
+        processed();
+        write(out);
+        return undefined;
+      }
+      return out.then((step) => {
+        processed();
+        write(step);
+      }, fault);
+    };
+    // Messages are answered in order: one that arrives while an answer is pending waits for it.
+    let pending: Promise<void> | undefined;
+    const track = (p: Promise<void> | undefined) => {
+      pending = p;
+      const clear = () => {
+        if (pending === p) pending = undefined;
+      };
+      p?.then(clear, clear);
+    };
+    call.on("data", (req: ProcessingRequest) => {
+      if (closed) return;
+      if (pending === undefined) track(handle(req));
+      else track(pending.then(() => (closed ? undefined : handle(req))));
     });
     call.on("end", () => {
       if (!closed) call.end();
@@ -85,7 +122,12 @@ export function newGrpcServer(): grpc.Server {
   });
 }
 
-export function addExtProc(server: grpc.Server, holder: PolicyHolder, hooks: ExtProcHooks): void {
+export function addExtProc(
+  server: grpc.Server,
+  holder: PolicyHolder,
+  hooks: ExtProcHooks,
+  classifierFor?: ClassifierFor,
+): void {
   const { extProc } = loadEnvoyServices();
-  server.addService(extProc, { Process: extProcHandler(holder, hooks) });
+  server.addService(extProc, { Process: extProcHandler(holder, hooks, classifierFor) });
 }

@@ -26,6 +26,7 @@ describe("header names", () => {
       vision: "x-llm-vision",
       site: "x-llm-site",
       latency_budget_ms: "x-llm-latency-budget-ms",
+      label: "x-llm-label",
     });
   });
   test("policy header names are lowercased when the policy loads", () => {

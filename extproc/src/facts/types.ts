@@ -13,6 +13,8 @@ export interface HeaderFacts {
   vision: boolean;
   site?: string;
   latencyBudgetMs?: number;
+  /** A label the caller names (headers.label), already checked against classifier.labels. */
+  label?: string;
 }
 
 export interface BodyFacts {
@@ -29,11 +31,35 @@ export interface BodyFacts {
   bytes: number;
 }
 
+/** Where a request's label came from (docs/policy.md, "The classifier"). */
+export type LabelSource = "header" | "heuristic" | "embeddings" | "llm" | "cache" | "fallback";
+
+/** Why the fallback label was used. */
+export type FallbackReason =
+  | "no_text"
+  | "no_match"
+  | "below_threshold"
+  | "not_ready"
+  | "breaker_open"
+  | "timeout"
+  | "error"
+  | "malformed";
+
+/** The classifier's answer, a fact like any header: the decision reads it, never computes it. */
+export interface LabelFact {
+  name: string;
+  source: LabelSource;
+  /** Set when source is "fallback". */
+  why?: FallbackReason;
+}
+
 export interface RequestFacts {
   /** Whether the caller's routing headers counted (policy trust section). */
   trusted: boolean;
   headers: HeaderFacts;
   body: BodyFacts;
+  /** The content label, when the classifier ran (classify/; the router fills it in before decide). */
+  label?: LabelFact;
   /** Inputs that were garbage and how they were read. */
   notes: Reason[];
 }

@@ -24,6 +24,8 @@ export function buildLogLine(record: RequestRecord, policy: Policy): Record<stri
     vision: str(d.vision),
     class: str(d.class),
     base_from: str(d.baseFrom),
+    label: str(d.label),
+    label_source: str(d.labelSource),
     pool,
     // The backend's policy name (default: its address), and the address it was reached at.
     backend: req.backend ? backendName(policy, req.backend) : null,

@@ -84,6 +84,43 @@ export function createMetrics() {
       help: "Requests from callers the policy's trust section does not trust (their routing headers were ignored)",
       registers: [registry],
     }),
+    classifierSeconds: new Histogram({
+      name: "switchyard_classifier_seconds",
+      help: "Time to a request's label, by classifier kind and label source (header, heuristic, embeddings, llm, cache, fallback)",
+      labelNames: ["kind", "source"] as const,
+      buckets: [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2],
+      registers: [registry],
+    }),
+    classifierLabels: new Counter({
+      name: "switchyard_classifier_labels_total",
+      help: "Labels given by the classifier, by label and source",
+      labelNames: ["label", "source"] as const,
+      registers: [registry],
+    }),
+    classifierFallbacks: new Counter({
+      name: "switchyard_classifier_fallbacks_total",
+      help: "Requests that got the fallback label, by reason (no_text, no_match, below_threshold, not_ready, breaker_open, timeout, error, malformed)",
+      labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
+    classifierCache: new Counter({
+      name: "switchyard_classifier_cache_total",
+      help: "Classifier cache lookups by result (hit, miss)",
+      labelNames: ["result"] as const,
+      registers: [registry],
+    }),
+    classifierCalls: new Counter({
+      name: "switchyard_classifier_calls_total",
+      help: "Calls to the classifier endpoint by kind and outcome (ok, below_threshold, timeout, error, malformed)",
+      labelNames: ["kind", "outcome"] as const,
+      registers: [registry],
+    }),
+    classifierBreaker: new Gauge({
+      name: "switchyard_classifier_breaker_state",
+      help: "The classifier endpoint's breaker: 1 for its current state (closed, open, half_open)",
+      labelNames: ["state"] as const,
+      registers: [registry],
+    }),
     policyInfo: new Gauge({
       name: "switchyard_policy_info",
       help: "The loaded policy: 1 for its hash",

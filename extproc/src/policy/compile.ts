@@ -1,6 +1,7 @@
 // Turns a checked policy document into the lookup tables the hot path uses.
 import { createHash } from "node:crypto";
 import { BlockList } from "node:net";
+import { AUTO_CLASS, compileLabels } from "./classifier.js";
 import { compileModels } from "./models.js";
 import { type PolicyDoc, type PoolDoc, parseCidr } from "./schema.js";
 
@@ -11,6 +12,8 @@ export interface WeightedPool {
 
 export interface FeatureRule {
   base: number;
+  /** class: auto: the base class comes from the classifier's label (base is default_class then). */
+  auto?: boolean;
   cap?: number;
   floor?: number;
 }
@@ -34,6 +37,8 @@ export interface Policy {
   trust: Trust | undefined;
   /** A request's `model` -> class index, for class model ids and aliases (policy/models.ts). */
   models: ReadonlyMap<string, number>;
+  /** Classifier label -> class index; empty without a classifier (policy/classifier.ts). */
+  labels: ReadonlyMap<string, number>;
 }
 
 export interface Trust {
@@ -66,7 +71,8 @@ export function compilePolicy(doc: PolicyDoc, source: string, env: NodeJS.Proces
   const idx = (c: string) => doc.classes.indexOf(c);
   const features = new Map<string, FeatureRule>();
   for (const [name, f] of Object.entries(doc.features)) {
-    const rule: FeatureRule = { base: idx(f.class) };
+    const rule: FeatureRule =
+      f.class === AUTO_CLASS ? { base: idx(doc.default_class), auto: true } : { base: idx(f.class) };
     if (f.cap !== undefined) rule.cap = idx(f.cap);
     if (f.floor !== undefined) rule.floor = idx(f.floor);
     features.set(name, rule);
@@ -87,5 +93,6 @@ export function compilePolicy(doc: PolicyDoc, source: string, env: NodeJS.Proces
     headers: doc.headers,
     trust: compileTrust(doc, env),
     models: compileModels(doc),
+    labels: compileLabels(doc),
   };
 }

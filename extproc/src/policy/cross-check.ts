@@ -1,5 +1,6 @@
 // Checks that need the whole document: names that must refer to something, and things that
 // are legal but likely wrong (warnings). Pure: returns problems with paths, no positions.
+import { AUTO_CLASS } from "./classifier.js";
 import { didYouMean, type PathSeg, type Problem } from "./problems.js";
 import type { PolicyDoc } from "./schema.js";
 
@@ -20,7 +21,7 @@ export function crossCheck(doc: PolicyDoc): Problem[] {
   needClass(["default_class"], doc.default_class);
 
   for (const [feature, f] of Object.entries(doc.features)) {
-    needClass(["features", feature, "class"], f.class);
+    if (f.class !== AUTO_CLASS) needClass(["features", feature, "class"], f.class);
     if (f.cap !== undefined) needClass(["features", feature, "cap"], f.cap);
     if (f.floor !== undefined) needClass(["features", feature, "floor"], f.floor);
     if (

@@ -3,11 +3,12 @@
 import { readFile } from "node:fs/promises";
 import { LineCounter, parseDocument } from "yaml";
 import { type ZodType, z } from "zod";
+import { backendNameProblems } from "./backend-names.js";
+import { classifierProblems } from "./classifier.js";
 import { compilePolicy, type Policy } from "./compile.js";
 import { crossCheck } from "./cross-check.js";
 import { locate } from "./locate.js";
 import { modelProblems } from "./models.js";
-import { backendNameProblems } from "./backend-names.js";
 import { placeholderProblems } from "./placeholders.js";
 import { didYouMean, type PathSeg, type Problem } from "./problems.js";
 import { PolicySchema } from "./schema.js";
@@ -58,6 +59,7 @@ export function parsePolicy(text: string, env: NodeJS.ProcessEnv = process.env):
     ...modelProblems(parsed.data),
     ...backendNameProblems(parsed.data),
     ...placeholderProblems(parsed.data),
+    ...classifierProblems(parsed.data, env),
   ].map((p) => at(p, isKeyProblem(p)));
   const errors = problems.filter((p) => p.severity === "error");
   const warnings = sortByLine(problems.filter((p) => p.severity === "warning"));

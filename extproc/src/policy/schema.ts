@@ -3,6 +3,7 @@
 // are checked afterwards in cross-check.ts, where the whole document is known.
 import { isIP } from "node:net";
 import { z } from "zod";
+import { ClassifierSchema } from "./classifier.js";
 import { ModelsSchema } from "./models.js";
 
 const NAME = /^[a-z][a-z0-9_-]{0,47}$/;
@@ -25,6 +26,8 @@ const HeadersSchema = z.strictObject({
   vision: headerName.default("x-llm-vision"),
   site: headerName.default("x-llm-site"),
   latency_budget_ms: headerName.default("x-llm-latency-budget-ms"),
+  // A label the caller names (classifier.labels), used instead of classifying the content.
+  label: headerName.default("x-llm-label"),
 });
 
 const FeatureSchema = z.strictObject({
@@ -170,6 +173,7 @@ export const PolicySchema = z.strictObject({
   response: ResponseSchema.default({ decision_headers: true }),
   models: ModelsSchema.default(ModelsSchema.parse({})),
   trust: TrustSchema.optional(),
+  classifier: ClassifierSchema.optional(),
 });
 
 export type PolicyDoc = z.output<typeof PolicySchema>;

@@ -8,8 +8,11 @@ import { type Reason, reason } from "../vocab/reasons.js";
 
 const signed = (n: number) => (n >= 0 ? `+${n}` : String(n));
 
-/** Where the base class came from: the feature header, the request's model, or default_class. */
-export type BaseSource = "feature" | "model" | "default";
+/**
+ * Where the base class came from: the feature header, the request's model, the classifier's
+ * label, or default_class.
+ */
+export type BaseSource = "feature" | "model" | "label" | "default";
 
 export function computeClass(
   policy: Policy,
@@ -99,12 +102,21 @@ function baseClass(
     reasons.push(
       reason("base", "model:untrusted", `model '${model}' names a class, but the caller is not trusted`),
     );
-  if (known) {
+  const auto = known && policy.features.get(feature as string)?.auto === true;
+  if (known && !auto) {
     const index = policy.features.get(feature as string)?.base as number;
     reasons.push(reason("base", `feature:${feature}`, `feature '${feature}' starts at ${classes[index]}`));
     return { index, source: "feature" };
   }
+  if (auto)
+    reasons.push(reason("base", `feature:${feature}`, `feature '${feature}' is labelled by the classifier`));
+  const byLabel = labelClass(policy, facts, reasons);
+  if (byLabel !== undefined) return { index: byLabel, source: "label" };
   const index = policy.defaultClass;
+  if (auto) {
+    reasons.push(reason("base", "label:none", `no label; default class ${classes[index]}`));
+    return { index, source: "default" };
+  }
   if (feature !== undefined)
     reasons.push(
       reason(
@@ -115,4 +127,36 @@ function baseClass(
     );
   else reasons.push(reason("base", "feature:none", `no feature header; default class ${classes[index]}`));
   return { index, source: "default" };
+}
+
+/**
+ * Whether the request's base class would come from the classifier's label: a classifier is
+ * configured, no trusted class model decides, and the feature header is absent or its feature
+ * is `class: auto`. The router classifies only then (the same order as baseClass above).
+ */
+export function needsLabel(policy: Policy, facts: RequestFacts): boolean {
+  if (policy.labels.size === 0) return false;
+  const model = facts.body.model;
+  if (facts.trusted && model !== undefined && policy.models.has(model)) return false;
+  const feature = facts.headers.feature;
+  return feature === undefined || policy.features.get(feature)?.auto === true;
+}
+
+/** The label's class, with its trace (`classify:<why>` for a fallback, then `label:<label>:<source>`). */
+function labelClass(policy: Policy, facts: RequestFacts, reasons: Reason[]): number | undefined {
+  const l = facts.label;
+  const index = l === undefined ? undefined : policy.labels.get(l.name);
+  if (l === undefined || index === undefined) return undefined;
+  if (l.why !== undefined)
+    reasons.push(
+      reason("base", `classify:${l.why}`, `the classifier fell back (${l.why.replace("_", " ")})`),
+    );
+  reasons.push(
+    reason(
+      "base",
+      `label:${l.name}:${l.source}`,
+      `label '${l.name}' (${l.source}) means class ${policy.classes[index]}`,
+    ),
+  );
+  return index;
 }

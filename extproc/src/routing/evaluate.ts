@@ -5,7 +5,7 @@
 import { type ClientError, clientError } from "../errors.js";
 import { type ChatBody, MAX_NESTING, parseChatBody, tooDeep } from "../facts/body.js";
 import { readFacts } from "../facts/read-facts.js";
-import type { HeaderBag, RequestFacts } from "../facts/types.js";
+import type { HeaderBag, LabelFact, RequestFacts } from "../facts/types.js";
 import type { Policy } from "../policy/compile.js";
 import { type Reason, reason } from "../vocab/reasons.js";
 import { type Decision, decide } from "./decide.js";
@@ -13,6 +13,11 @@ import { type Decision, decide } from "./decide.js";
 export type Evaluation =
   | { kind: "decided"; raw: Buffer; body: ChatBody; facts: RequestFacts; decision: Decision }
   | { kind: "bad_body"; error: ClientError; reasons: Reason[] };
+
+/** A request read up to its facts: what the classifier needs before the decision. */
+export type Reading =
+  | { kind: "read"; raw: Buffer; body: ChatBody; facts: RequestFacts }
+  | Extract<Evaluation, { kind: "bad_body" }>;
 
 /**
  * `source` is the caller's address as Envoy saw the connection, for the policy's trust section:
@@ -25,7 +30,30 @@ export function evaluate(
   raw: Buffer,
   rand: () => number,
   source?: string | null,
+  label?: LabelFact,
 ): Evaluation {
+  const read = readRequest(policy, headers, raw, source);
+  return read.kind === "read" ? decideRead(policy, read, rand, label) : read;
+}
+
+/** The decision for a request already read, with the classifier's label when it ran. */
+export function decideRead(
+  policy: Policy,
+  read: Extract<Reading, { kind: "read" }>,
+  rand: () => number,
+  label?: LabelFact,
+): Extract<Evaluation, { kind: "decided" }> {
+  const facts = label === undefined ? read.facts : { ...read.facts, label };
+  return { kind: "decided", raw: read.raw, body: read.body, facts, decision: decide(policy, facts, rand) };
+}
+
+/** Size, media type, JSON, nesting, then the facts; `source` as for evaluate. */
+export function readRequest(
+  policy: Policy,
+  headers: HeaderBag,
+  raw: Buffer,
+  source?: string | null,
+): Reading {
   const bytes = raw.length;
   if (bytes > policy.doc.limits.max_body_bytes) {
     const error = clientError(
@@ -62,8 +90,12 @@ export function evaluate(
     );
     return { kind: "bad_body", error, reasons: [reason("reject", "reject:nesting_too_deep", error.message)] };
   }
-  const facts = readFacts(policy, headers, parsed.body, bytes, source);
-  return { kind: "decided", raw, body: parsed.body, facts, decision: decide(policy, facts, rand) };
+  return {
+    kind: "read",
+    raw,
+    body: parsed.body,
+    facts: readFacts(policy, headers, parsed.body, bytes, source),
+  };
 }
 
 /** application/json, any case, with or without parameters (charset); a missing type is taken as JSON. */
