@@ -30,6 +30,7 @@ export class Recorder {
     if (code && req.status !== undefined && req.status < 500) m.rejections.inc({ code });
     if (req.decision.trusted === false) m.untrusted.inc();
     const at = this.now();
+    if (req.decision.class !== undefined) this.windows.share.add(at, cls, pool ?? "none");
     for (const a of attempts.slice(0, -1)) {
       if (a.backend === "") continue;
       m.attemptFailures.inc({ backend: backendName(this.holder.policy, a.backend), reason: a.outcome });

@@ -47,6 +47,7 @@ export function buildStatus(s: StatusInputs): object {
         };
       }),
     })),
+    traffic: s.windows.share.summary(s.now),
     envoy_admin: {
       url: s.envoy.url,
       last_ok: s.envoy.lastOk === undefined ? null : new Date(s.envoy.lastOk).toISOString(),

@@ -1,7 +1,8 @@
-// switchyard's HTTP server: /healthz, /readyz (what Envoy's health check asks), /metrics,
-// /status and /debug/streams.
+// switchyard's HTTP server: / (the live status page), /healthz, /readyz (what Envoy's health
+// check asks), /metrics, /status and /debug/streams.
 import { createServer, type Server, type ServerResponse } from "node:http";
 import type { Metrics } from "../observe/metrics.js";
+import { STATUS_PAGE_HTML } from "../observe/status-page.js";
 
 export interface Endpoints {
   metrics: Metrics;
@@ -18,6 +19,10 @@ const json = (res: ServerResponse, body: string) =>
 export function createHttpServer(e: Endpoints): Server {
   return createServer((req, res) => {
     switch (req.url) {
+      case "/":
+        return void res
+          .writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" })
+          .end(STATUS_PAGE_HTML);
       case "/healthz":
         return text(res, 200, "ok\n");
       case "/readyz":

@@ -1,5 +1,6 @@
 // Recent per-backend outcomes for /status and, later, latency-aware routing: a fixed-size
 // ring of samples, read back as percentiles over the last few minutes.
+import { ShareWindow } from "./share.js";
 
 export interface Sample {
   at: number;
@@ -40,6 +41,8 @@ export class SlidingWindow {
 
 export class WindowSet {
   private readonly windows = new Map<string, SlidingWindow>();
+  /** Requests per class and serving pool, over the same few minutes. */
+  readonly share = new ShareWindow();
   get(key: string): SlidingWindow {
     let w = this.windows.get(key);
     if (!w) {
