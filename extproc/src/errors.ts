@@ -54,6 +54,11 @@ export const ERRORS = {
     type: "server_error",
     describe: "no backend answered within the per-try timeout",
   },
+  overloaded: {
+    status: 503,
+    type: "server_error",
+    describe: "too many large request bodies are waiting to be decided; retry after the Retry-After seconds",
+  },
   internal_error: { status: 500, type: "server_error", describe: "switchyard failed to process the request" },
   not_found: {
     status: 404,

@@ -5,6 +5,7 @@ import { Classifiers } from "./classify/classifiers.js";
 import type { BootstrapOptions } from "./envoy/bootstrap.js";
 import { renderXdsFiles, writeBootstrap, writeXds } from "./envoy/write-xds.js";
 import { loadEnvoyServices } from "./extproc/protos.js";
+import { BodyOffload } from "./extproc/offload.js";
 import { addExtProc, newGrpcServer, newHooks } from "./extproc/server.js";
 import { classifierEvents } from "./observe/classifier-events.js";
 import { LogWriter } from "./observe/log-writer.js";
@@ -61,6 +62,7 @@ export async function serve(o: ServeOptions): Promise<number> {
   const joiner = new AccessLogJoiner((b) => holder.addresses.get(b));
   const recorder = new Recorder(holder, metrics, writer, windows);
   const hooks = newHooks();
+  hooks.offload = new BodyOffload(() => metrics.shed.inc({ reason: "body_queue" }));
   hooks.onFault = (phase, id, err) => {
     metrics.extprocFaults.inc({ phase });
     const where = (err.stack ?? err.message).replace(/\n\s*/g, " | ");
@@ -183,6 +185,7 @@ export async function serve(o: ServeOptions): Promise<number> {
       poller.stop();
       accessLog.closeAll();
       joiner.close();
+      void hooks.offload?.close();
       writer.flush();
     },
     afterClose: () => http.close(),

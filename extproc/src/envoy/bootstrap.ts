@@ -51,6 +51,11 @@ function jsonReply(status: number, code: ErrorCode, fixedMessage?: string) {
   };
 }
 
+/** The mapper, narrowed to replies that carry a response flag (an empty flag list matches any). */
+function withAnyResponseFlag(mapper: ReturnType<typeof jsonReply>) {
+  return { ...mapper, filter: { and_filter: { filters: [mapper.filter, { response_flag_filter: {} }] } } };
+}
+
 // No x-switchyard-cluster (ext_proc gave no decision) or an unknown cluster: a JSON 500, not an empty 503.
 function noRouteReply() {
   const reply = jsonReply(500, "internal_error", "switchyard made no routing decision for this request");
@@ -218,7 +223,9 @@ export function renderBootstrap(o: BootstrapOptions): object {
                       mappers: [
                         noRouteReply(),
                         jsonReply(413, "body_too_large"),
-                        jsonReply(503, "no_healthy_upstream"),
+                        // Only Envoy's own 503s (they carry a response flag: UH, UF, URX, …);
+                        // switchyard's 503 overloaded carries none and keeps its body.
+                        withAnyResponseFlag(jsonReply(503, "no_healthy_upstream")),
                         jsonReply(
                           504,
                           "upstream_timeout",

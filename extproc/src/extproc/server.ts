@@ -8,6 +8,7 @@ import type { Policy } from "../policy/compile.js";
 import type { PolicyHolder } from "../policy/holder.js";
 import { PHASE_METADATA_KEY, type Phase } from "../vocab/names.js";
 import { immediateError, type ProcessingRequest, type ProcessingResponse } from "./messages.js";
+import type { BodyOffload } from "./offload.js";
 import type { Processor, Step } from "./processor.js";
 import { loadEnvoyServices } from "./protos.js";
 import { RouterProcessor } from "./router-processor.js";
@@ -20,6 +21,8 @@ export interface ExtProcHooks {
   open: { router: number; upstream: number };
   /** An internal fault (a bug, never bad input): reported once, with the request id. */
   onFault?: (phase: Phase, requestId: string | undefined, err: Error) => void;
+  /** Big router bodies go to a worker thread (offload.ts); absent: everything on this thread. */
+  offload?: BodyOffload;
 }
 
 export function newHooks(): ExtProcHooks {
@@ -75,7 +78,7 @@ export function extProcHandler(holder: PolicyHolder, hooks: ExtProcHooks, classi
       const processed = () => hooks.onProcessed?.(phase, Number(process.hrtime.bigint() - started) / 1e9);
       let out: Step | Promise<Step> | undefined;
       try {
-        out = dispatch(processor, req);
+        out = offloaded(req) ?? dispatch(processor, req);
       } catch (err) {
         fault(err);
         return undefined;
@@ -89,6 +92,16 @@ export function extProcHandler(holder: PolicyHolder, hooks: ExtProcHooks, classi
         processed();
         write(step);
       }, fault);
+    };
+    // A big router body is decided in the worker, from the headers message and this one.
+    let headersMsg: ProcessingRequest | undefined;
+    const offloaded = (req: ProcessingRequest): Step | Promise<Step> | undefined => {
+      if (phase !== "router" || hooks.offload === undefined) return undefined;
+      if (req.request_headers) headersMsg = req;
+      const bytes = req.request_body?.body?.length;
+      if (bytes === undefined || headersMsg === undefined || !hooks.offload.wants(policy, bytes))
+        return undefined;
+      return hooks.offload.run(policy, headersMsg, req);
     };
     // Messages are answered in order: one that arrives while an answer is pending waits for it.
     let pending: Promise<void> | undefined;

@@ -121,6 +121,12 @@ export function createMetrics() {
       labelNames: ["state"] as const,
       registers: [registry],
     }),
+    shed: new Counter({
+      name: "switchyard_shed_requests_total",
+      help: "Requests answered 503 overloaded (with Retry-After) before being decided, by reason",
+      labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
     policyInfo: new Gauge({
       name: "switchyard_policy_info",
       help: "The loaded policy: 1 for its hash",

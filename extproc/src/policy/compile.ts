@@ -22,6 +22,8 @@ export interface Policy {
   doc: PolicyDoc;
   /** sha256 of the source text, first 12 hex digits: names this exact policy in logs and metrics. */
   hash: string;
+  /** The policy file's text (the body worker parses its own copy). */
+  source: string;
   classes: readonly string[];
   defaultClass: number;
   features: ReadonlyMap<string, FeatureRule>;
@@ -80,6 +82,7 @@ export function compilePolicy(doc: PolicyDoc, source: string, env: NodeJS.Proces
   return {
     doc,
     hash: createHash("sha256").update(source).digest("hex").slice(0, 12),
+    source,
     classes: doc.classes,
     defaultClass: idx(doc.default_class),
     features,

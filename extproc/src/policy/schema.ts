@@ -117,6 +117,18 @@ const LimitsSchema = z.strictObject({
     .min(1024)
     .max(256 * 1024 * 1024)
     .default(16 * 1024 * 1024),
+  // Bodies this large are decided in a worker thread, off the loop that answers small requests.
+  offload_body_bytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(1024 * 1024),
+  // Big bodies waiting for the worker beyond this many bytes: new ones are shed with a 503.
+  max_queued_body_bytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(32 * 1024 * 1024),
 });
 
 const ResponseSchema = z.strictObject({
