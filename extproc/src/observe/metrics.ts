@@ -38,13 +38,13 @@ export function createMetrics() {
     }),
     inFlight: new Gauge({
       name: "switchyard_in_flight_requests",
-      help: "Requests active on a backend (Envoy's rq_active summed over path clusters)",
+      help: "Requests active on a backend (Envoy's rq_active in its pool's cluster)",
       labelNames: ["pool", "backend"] as const,
       registers: [registry],
     }),
     backendHealthy: new Gauge({
       name: "switchyard_backend_healthy",
-      help: "1 when Envoy considers the backend healthy in every path cluster, 0 when it is ejected or failing",
+      help: "1 when Envoy considers the backend healthy in its pool's cluster, 0 when it is ejected or failing",
       labelNames: ["pool", "backend"] as const,
       registers: [registry],
     }),
