@@ -1,8 +1,18 @@
 // The load test's mix and prediction: requests built as the kinds say, shares from evaluate().
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, test } from "node:test";
-import { discourse, readRepoFile } from "../test/fixtures/fixtures.js";
+import { parsePolicy } from "../extproc/src/policy/load.js";
 import { parseMix, percentile, predictShares, requestFor } from "./loadtest-mix.js";
+import { ROOT } from "./processes.js";
+
+const readRepoFile = (path: string) => readFileSync(join(ROOT, path), "utf8");
+function discourse() {
+  const r = parsePolicy(readRepoFile("examples/discourse.yml"));
+  if (!r.ok) throw new Error("examples/discourse.yml does not load");
+  return r.policy;
+}
 
 describe("load test mix", () => {
   const mix = parseMix(readRepoFile("examples/loadtest-mix.yml"));

@@ -56,7 +56,11 @@ describe("real clients: the openai SDK and curl through Envoy", () => {
     assert.equal(data.object, "chat.completion");
     assert.equal(data.model, QWEN_SMALL);
     assert.ok((data.choices[0]?.message.content ?? "").length > 0);
+    // The id the client sent reaches the backend too (a runbook step follows it there).
+    const sim = stack().sims.byName(response.headers.get("x-sim-backend") as string);
+    assert.equal(sim.received.at(-1)?.headers["x-request-id"], id);
     const line = await logLine(stack(), id);
+    assert.equal(line.request_id, id);
     assert.equal(line.class, "fast");
     assert.equal(line.base_from, "model");
     assert.equal(line.model, "switchyard/fast");
