@@ -23,6 +23,8 @@ export interface Job {
   mode: RequestMode;
   /** Send 200 + headers at once instead of at the first token (what real vLLM does). */
   earlyHeaders: boolean;
+  /** A non-streaming chat answer's content instead of the fake tokens (the labeler, labeler.ts). */
+  answer?: string;
 }
 
 const GENERATION_ERROR = errorJson(500, "Internal server error", "InternalServerError");
@@ -150,6 +152,7 @@ function finishFull(res: ServerResponse, job: Job): void {
     finish: plan.finish,
     usage: usageOf(plan),
     ...(plan.toolCall === undefined ? {} : { toolCall: plan.toolCall }),
+    ...(job.answer === undefined ? {} : { text: job.answer }),
   });
   const bytes = Buffer.from(body);
   res.writeHead(200, { "content-type": "application/json", "content-length": bytes.length });

@@ -5,6 +5,8 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import { DEFAULT_EMBEDDING_DIM, embeddingsResponse } from "./embeddings.js";
+import { labelAnswer, type SimLabeler } from "./labeler.js";
 import { errorJson, formatMode, parseMode, type RequestMode, type SimMode } from "./modes.js";
 import { serveGeneration } from "./respond.js";
 import { type Endpoint, modelList } from "./sse.js";
@@ -79,6 +81,8 @@ class Sim implements SimBackend {
   private readonly maxModelLen: number;
   private readonly earlyHeaders: boolean;
   private readonly maxRecorded: number;
+  private readonly embeddingDim: number;
+  private labeler: SimLabeler | undefined;
   private current: SimMode = "ok";
   private requests = 0;
   private open = 0;
@@ -97,6 +101,8 @@ class Sim implements SimBackend {
     this.maxModelLen = opts.maxModelLen ?? 32768;
     this.earlyHeaders = opts.earlyHeaders ?? false;
     this.maxRecorded = opts.maxRecorded ?? 10_000;
+    this.embeddingDim = opts.embeddingDim ?? DEFAULT_EMBEDDING_DIM;
+    this.labeler = opts.labeler;
     this.server = createServer((req, res) => this.onRequest(req, res));
     // A backend that closes idle connections while a proxy may still pick them from its pool
     // makes the proxy fail requests on a reused connection; 65 s keeps that race out of tests
@@ -145,6 +151,10 @@ class Sim implements SimBackend {
     if (t.ttftMs !== undefined) this.timing.ttftMs = Math.max(0, t.ttftMs);
     if (t.tokensPerSec !== undefined) this.timing.tokensPerSec = Math.max(0, t.tokensPerSec);
     if (t.tokens !== undefined) this.timing.tokens = Math.max(1, Math.floor(t.tokens));
+  }
+
+  setLabeler(labeler: SimLabeler | undefined): void {
+    this.labeler = labeler;
   }
 
   clearReceived(): void {
@@ -237,9 +247,11 @@ class Sim implements SimBackend {
     const endpoint = GENERATION_PATHS[path];
     if (endpoint !== undefined && req.method === "POST") {
       this.generate(req, res, endpoint, json);
+    } else if (path === "/v1/embeddings" && req.method === "POST") {
+      this.embed(req, res, json);
     } else if (path === "/v1/models" && req.method === "GET") {
       sendJson(res, 200, modelList([this.servedModel, ...this.aliases], this.maxModelLen));
-    } else if (endpoint !== undefined || path === "/v1/models") {
+    } else if (endpoint !== undefined || path === "/v1/models" || path === "/v1/embeddings") {
       sendJson(res, 405, '{"detail":"Method Not Allowed"}');
     } else {
       sendJson(res, 404, '{"detail":"Not Found"}');
@@ -280,7 +292,23 @@ class Sim implements SimBackend {
     }
     const id = `${endpoint === "chat" ? "chatcmpl" : "cmpl"}-${this.requestId(req, json)}`;
     const earlyHeaders = this.earlyHeaders;
-    serveGeneration(res, { plan: v.plan, id, model: this.servedModel, timing, mode, earlyHeaders });
+    const answer =
+      this.labeler && endpoint === "chat" && !v.plan.stream
+        ? labelAnswer(this.labeler, json as Record<string, unknown>)
+        : undefined;
+    serveGeneration(res, { plan: v.plan, id, model: this.servedModel, timing, mode, earlyHeaders, answer });
+  }
+
+  /** /v1/embeddings: the same failure modes as generation, then the vectors after ttftMs. */
+  private embed(req: IncomingMessage, res: ServerResponse, json: unknown): void {
+    const mode = this.requestMode(req);
+    if (mode === null) return sendJson(res, 400, errorJson(400, "sim: bad x-sim-mode"));
+    this.open++;
+    res.on("close", () => this.open--);
+    if (this.failEarly(req, res, mode)) return;
+    const r = embeddingsResponse(json, [this.servedModel, ...this.aliases], this.embeddingDim);
+    const timer = setTimeout(() => sendJson(res, r.status, r.body), this.timing.ttftMs);
+    res.on("close", () => clearTimeout(timer));
   }
 
   /**

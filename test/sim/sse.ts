@@ -103,11 +103,13 @@ export interface FullResponseArgs {
   usage: Usage;
   /** Answer with one call of this function (and finish_reason tool_calls) instead of text. */
   toolCall?: string;
+  /** The content instead of the fake tokens' text. */
+  text?: string;
 }
 
 /** The non-streaming `chat.completion` / `text_completion` object. */
 export function fullResponse(a: FullResponseArgs): string {
-  const text = completionText(a.tokens);
+  const text = a.text ?? completionText(a.tokens);
   const base = { id: a.id, object: "", created: a.created, model: a.model };
   if (a.endpoint === "completion") {
     const choice = {

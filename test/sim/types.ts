@@ -1,6 +1,7 @@
 // Public types of the simulated vLLM backend (re-exported by sim-backend.ts).
 
 import type { IncomingHttpHeaders } from "node:http";
+import type { SimLabeler } from "./labeler.js";
 import type { SimMode } from "./modes.js";
 
 export interface SimTiming {
@@ -43,6 +44,10 @@ export interface SimOptions extends SimTiming {
   keepAliveTimeoutMs?: number;
   /** Cap on `received` (oldest entries are dropped), to bound memory under benchmarks. */
   maxRecorded?: number;
+  /** Non-streaming chat answers a label instead of fake tokens (a classifier endpoint). */
+  labeler?: SimLabeler;
+  /** Length of /v1/embeddings vectors (default 1024). */
+  embeddingDim?: number;
 }
 
 export interface SetModeOptions extends SimTiming {
@@ -79,7 +84,8 @@ export interface SimBackend {
   readonly received: RecordedRequest[];
   readonly mode: SimMode;
   /**
-   * Modes apply to the generation endpoints (/v1/chat/completions, /v1/completions) only, so
+   * Modes apply to the generation endpoints (/v1/chat/completions, /v1/completions) and
+   * /v1/embeddings (answered after ttftMs) only, so
    * /health, /v1/models and /sim/* keep answering, except under "refuse", which closes the
    * listener (same port on return to "ok") and drops every open connection. Resolves once the
    * listener matches the mode. Timing options in `opts` apply too, as with setTiming.
@@ -87,6 +93,8 @@ export interface SimBackend {
   setMode(mode: SimMode, opts?: SetModeOptions): Promise<void>;
   /** Applies to requests that arrive afterwards. */
   setTiming(timing: SimTiming): void;
+  /** The chat label mode (undefined: fake tokens again); applies to requests that arrive afterwards. */
+  setLabeler(labeler: SimLabeler | undefined): void;
   clearReceived(): void;
   stats(): SimStats;
   close(): Promise<void>;

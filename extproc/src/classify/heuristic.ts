@@ -9,7 +9,7 @@ const CODE =
   /```|~~~|^[ \t]*(?:def |class |import |from \S+ import |function |const |let |var |public |private |#include|package |fn |func |SELECT |INSERT |CREATE TABLE)/im;
 /** LaTeX, math symbols, powers, or arithmetic with an equals sign. */
 const MATH =
-  /\$\$|\\\(|\\\[|\\(?:frac|int|sum|prod|sqrt|lim|begin)\b|[∫∑∏√∂∞≤≥≠±×÷]|\b[\da-z]\s*\^\s*\d|\d\s*[+\-*/]\s*\d+\s*=/i;
+  /\$\$|\\\(|\\\[|\\(?:frac|int|sum|prod|sqrt|lim|begin)\b|[∫∑∏√∂∞≤≥≠±×÷]|[\w)]\s*\^\s*[\d({]|\d\s*[+\-*/]\s*\d+\s*=/i;
 
 export interface HeuristicResult {
   /** Index into the label list; undefined when no label reached min_score. */
