@@ -63,7 +63,8 @@ export const ERRORS = {
   not_found: {
     status: 404,
     type: "invalid_request_error",
-    describe: "a path other than POST /v1/chat/completions, /v1/completions or GET /v1/models (Envoy's reply)",
+    describe:
+      "a path other than POST /v1/chat/completions, /v1/completions or GET /v1/models (Envoy's reply)",
   },
 } as const satisfies Record<string, ErrorDef>;
 

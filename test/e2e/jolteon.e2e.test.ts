@@ -15,9 +15,10 @@ import { logLine, TRANSLATE, useStack } from "./util.js";
 /** The e2e policy with qwen-small's backends named like jolteon's. */
 async function namedPolicy(): Promise<string> {
   const base = await readFixture("e2e-policy.yml");
+  const addr = (sim: string) => `"$\{addr:${sim}}"`; // the harness's placeholder, literally
   const named = base.replace(
-    'backends: [{ address: "${addr:qs1}" }, { address: "${addr:qs2}" }]',
-    'backends: [{ address: "${addr:qs1}", name: dub-1 }, { address: "${addr:qs2}", name: dub-2 }]',
+    `backends: [{ address: ${addr("qs1")} }, { address: ${addr("qs2")} }]`,
+    `backends: [{ address: ${addr("qs1")}, name: dub-1 }, { address: ${addr("qs2")}, name: dub-2 }]`,
   );
   assert.notEqual(named, base, "the fixture's qwen-small backends line changed");
   return named;
