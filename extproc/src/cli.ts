@@ -6,7 +6,7 @@ import {
   explainText,
   parseHeaderArgs,
   readBodyArg,
-  runExplainEval,
+  runExplain,
   UsageError,
 } from "./cli/explain.js";
 import { loadPolicyFile } from "./policy/load.js";
@@ -16,7 +16,7 @@ import { DEFAULT_PORTS as P } from "./vocab/ports.js";
 const USAGE = `usage:
   switchyard check FILE            (also: switchyard --check FILE)
   switchyard import FILE [--out POLICY]   convert a jolteon config into a policy
-  switchyard explain FILE [-H "Name: value"]... [--body FILE] [--seed N] [--source IP] [--json]
+  switchyard explain FILE [-H "Name: value"]... [--body FILE] [--seed N] [--source IP] [--label LABEL] [--json]
   switchyard render FILE --out DIR [--sidecar HOST:GRPC_PORT:HTTP_PORT]... [--listen-port ${P.proxy}] [--admin-port ${P.envoyAdmin}]
   switchyard serve FILE [--xds-dir DIR] [--grpc-port ${P.grpc}] [--http-port ${P.http}] [--bootstrap FILE] [--drain-ms 3000]`;
 
@@ -86,6 +86,7 @@ async function explain(args: string[]): Promise<number> {
       seed: { type: "string" },
       json: { type: "boolean", default: false },
       source: { type: "string" },
+      label: { type: "string" },
     },
   });
   if (positionals.length !== 1) throw new UsageError("explain takes exactly one FILE");
@@ -100,8 +101,20 @@ async function explain(args: string[]): Promise<number> {
     for (const e of loaded.errors) console.error(formatProblem(file, e));
     return 1;
   }
-  const ev = runExplainEval(loaded.policy, headers, text, seed, values.source);
-  console.log(values.json ? JSON.stringify(explainJson(loaded.policy, ev)) : explainText(loaded.policy, ev));
+  if (values.label !== undefined) {
+    // As if the caller had sent it in the label header.
+    if (!loaded.policy.labels.has(values.label))
+      throw new UsageError(
+        `--label wants one of the classifier's labels: ${[...loaded.policy.labels.keys()].join(", ") || "(the policy has no classifier)"}`,
+      );
+    headers[loaded.policy.headers.label] = values.label;
+  }
+  const { ev, classified } = await runExplain(loaded.policy, headers, text, seed, values.source);
+  console.log(
+    values.json
+      ? JSON.stringify(explainJson(loaded.policy, ev, classified))
+      : explainText(loaded.policy, ev, classified),
+  );
   return 0;
 }
 

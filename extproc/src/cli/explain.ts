@@ -4,7 +4,13 @@ import { readFile } from "node:fs/promises";
 import type { HeaderBag } from "../facts/types.js";
 import type { Policy } from "../policy/compile.js";
 import { rewriteForPool } from "../reasoning/render-body.js";
-import { type Evaluation, evaluate, seededRandom } from "../routing/evaluate.js";
+import { decideRead, type Evaluation, evaluate, readRequest, seededRandom } from "../routing/evaluate.js";
+import {
+  type Classification,
+  classificationJson,
+  classificationLine,
+  classifyForExplain,
+} from "./explain-classify.js";
 
 export const DEFAULT_BODY = JSON.stringify({
   model: "default",
@@ -33,8 +39,10 @@ export async function readBodyArg(file: string | undefined): Promise<string> {
   }
 }
 
-export function explainJson(policy: Policy, ev: Evaluation): object {
+export function explainJson(policy: Policy, ev: Evaluation, classified?: Classification): object {
   if (ev.kind === "bad_body") return { error: pickError(ev.error), reasons: ev.reasons.map((r) => r.short) };
+  if (classified !== undefined)
+    return { classification: classificationJson(classified), ...(explainJson(policy, ev) as object) };
   const d = ev.decision;
   const reasons = d.reasons.map((r) => r.short);
   if (d.kind === "reject")
@@ -62,7 +70,7 @@ function pickError(e: { status: number; code: string; message: string }) {
   return { status: e.status, code: e.code, message: e.message };
 }
 
-export function explainText(policy: Policy, ev: Evaluation): string {
+export function explainText(policy: Policy, ev: Evaluation, classified?: Classification): string {
   const out: string[] = [];
   if (ev.kind === "bad_body") {
     out.push(`rejected ${ev.error.status} ${ev.error.code}: ${ev.error.message}`);
@@ -76,6 +84,7 @@ export function explainText(policy: Policy, ev: Evaluation): string {
   out.push(
     `          model=${show(b.model)} stream=${b.stream} images=${b.imageCount} tools=${b.hasTools} reasoning_effort=${show(b.reasoningEffort)} ${b.maxTokensField ?? "max_tokens"}=${show(b.maxTokens)} prompt≈${b.promptTokens} tokens (${b.bytes} bytes)`,
   );
+  if (classified !== undefined) out.push(classificationLine(policy, classified));
   out.push("trace");
   for (const r of ev.decision.reasons) out.push(`  ${r.step.padEnd(9)} ${r.text}`);
   const d = ev.decision;
@@ -117,6 +126,21 @@ function indent(s: string): string {
     .split("\n")
     .map((l) => `  ${l}`)
     .join("\n");
+}
+
+/** As runExplainEval, with the classifier's step when the request needs a label. */
+export async function runExplain(
+  policy: Policy,
+  headers: HeaderBag,
+  text: string,
+  seed: number | undefined,
+  source?: string,
+): Promise<{ ev: Evaluation; classified?: Classification }> {
+  const rand = seed === undefined ? Math.random : seededRandom(seed);
+  const read = readRequest(policy, headers, Buffer.from(text), source);
+  if (read.kind === "bad_body") return { ev: read };
+  const classified = await classifyForExplain(policy, read);
+  return { ev: decideRead(policy, read, rand, classified?.label), classified };
 }
 
 export function runExplainEval(
