@@ -1,14 +1,10 @@
-// The data-plane bench's report: the numbers, the targets beside them, MET / MISSED.
-// Printed as tables and also kept as one JSON document (.run/bench-dataplane.json).
+// The data-plane bench's report: the numbers of the four stacks side by side and, at the end,
+// issue 15's targets marked met or not (dataplane-targets.ts). Printed as tables and also kept
+// as one JSON document (.run/bench-dataplane.json).
+import { bySide, type Side } from "./dataplane-config.js";
+import { TARGETS, type Verdict } from "./dataplane-targets.js";
 
-export const TARGETS = {
-  addedP50Ms: 0.5,
-  addedP99Ms: 2,
-  /** Throughput with switchyard as a share of Envoy alone. */
-  throughputRatio: 0.6,
-  holdRssMb: 200,
-} as const;
-
+/** One stack's latency: the median over its segments of each segment's p50 and p99, and all samples. */
 export interface Dist {
   n: number;
   p50: number;
@@ -18,58 +14,45 @@ export interface Dist {
 export interface LatencyRow {
   body: string;
   stream: boolean;
+  /** The fixed rate (requests/s) and each segment's length. */
+  rate: number;
+  segmentMs: number;
   /** "end" = the whole response; "first byte" = the first body byte (streams only). */
   metric: "end" | "first byte";
-  a: Dist;
-  b: Dist;
-  addedP50: number;
-  addedP99: number;
-  /** The floor (Envoy + a do-nothing grpc-js ext_proc server) and what it adds over B. */
-  f: Dist;
-  floorAddedP50: number;
-  floorAddedP99: number;
+  dist: Record<Side, Dist>;
   /** Requests per second actually sent (open loop), and failures, per stack. */
-  achieved: { a: number; b: number; f: number };
-  errors: { a: number; b: number; f: number };
-  skipped: { a: number; b: number; f: number };
+  achieved: Record<Side, number>;
+  errors: Record<Side, number>;
+  skipped: Record<Side, number>;
   errorSamples: string[];
-  /** Only the 2 KB rows carry the latency target. */
-  met: boolean | null;
+  /** A sent the whole rate with no error and no skipped request. */
+  heldByA: boolean;
 }
 
 export interface ThroughputRow {
   body: string;
   stream: boolean;
   concurrency: number;
-  a: number;
-  b: number;
-  ratio: number;
-  /** The floor's throughput and its share of B: the best any grpc-js sidecar could do here. */
-  f: number;
-  floorRatio: number;
-  errors: { a: number; b: number; f: number };
+  /** Successful responses per second, each stack's median segment. */
+  rate: Record<Side, number>;
+  errors: Record<Side, number>;
   errorSamples: string[];
-  met: boolean;
 }
 
 export interface CostRow {
   phase: string;
-  /** A closed-loop (throughput) phase: the machine is CPU-bound, so CPU shares bound A/B. */
+  /** A closed-loop (throughput) phase: the machine is CPU-bound, so CPU shares bound the ratios. */
   closedLoop: boolean;
-  /** Requests stack A completed in the phase. */
-  requests: number;
-  sidecarCpuS: number;
-  sidecarCpuPer1k: number;
-  envoyACpuPer1k: number;
-  /** Envoy alone's CPU per 1,000 of its own requests in the matching B runs. */
-  envoyBCpuPer1k: number;
-  /** Everything the request touched on this machine (sidecar, Envoy, sims, load generator). */
-  totalACpuPer1k: number;
-  totalBCpuPer1k: number;
-  /** The floor server, Envoy F and all of stack F, per 1,000 of F's requests. */
-  floorCpuPer1k: number;
-  envoyFCpuPer1k: number;
-  totalFCpuPer1k: number;
+  /** Requests each stack completed in the phase. */
+  requests: Record<Side, number>;
+  /**
+   * CPU ms per request, each stack's median segment: its ext_proc server (switchyard, the
+   * grpc-js floor, the Go floor; none for B), its Envoy, and everything the request touched
+   * (server + Envoy + sims + load generator).
+   */
+  serverMs: Record<Side, number>;
+  envoyMs: Record<Side, number>;
+  allMs: Record<Side, number>;
   sidecarPeakRssMb: number;
 }
 
@@ -104,14 +87,18 @@ export interface Report {
   hold: HoldReport | null;
   /** Envoy A's counters for the ext_proc gRPC channel over the whole run, and B's 5xx. */
   channel: { envoyA: Record<string, number>; envoyBDownstream5xx: number };
-  verdicts: { name: string; met: boolean }[];
+  verdicts: Verdict[];
   notes: string[];
 }
 
 const f = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : "-");
-const signed = (n: number, d = 2) => (n >= 0 ? `+${f(n, d)}` : f(n, d));
-const int = (n: number) => Math.round(n).toLocaleString("en-US");
-const verdict = (met: boolean | null) => (met === null ? "" : met ? "MET" : "MISSED");
+const signed = (n: number, d = 2) => (!Number.isFinite(n) ? "-" : n >= 0 ? `+${f(n, d)}` : f(n, d));
+const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "-");
+const pct = (n: number) => (Number.isFinite(n) ? `${f(n * 100, 1)} %` : "-");
+const verdict = (met: boolean | null) => (met === null ? "n/a" : met ? "MET" : "MISSED");
+/** One value per stack in the order A|B|F|G. */
+const perStack = (v: Record<Side, number>, fmt: (n: number) => string) =>
+  (["a", "b", "f", "g"] as Side[]).map((s) => fmt(v[s])).join("|");
 
 function table(head: string[], rows: string[][], align: ("l" | "r")[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
@@ -125,7 +112,7 @@ function table(head: string[], rows: string[][], align: ("l" | "r")[]): string {
 
 const mode = (stream: boolean) => (stream ? "stream" : "json");
 
-/** What ran where: the machine, the three stacks, the sims and the load generator. */
+/** What ran where: the machine, the four stacks, the sims and the load generator. */
 function headerSection(r: Report): string[] {
   const env = r.environment;
   return [
@@ -133,140 +120,126 @@ function headerSection(r: Report): string[] {
     `node ${env.node}, ${env.platform}, ${env.cpu} x${env.cores}, Envoy ${env.envoy}, load average at start ${env.loadavg}`,
     "A = client → Envoy + switchyard ext_proc (router + upstream) → 2 sims",
     "B = client → Envoy alone (no ext_proc, static LEAST_REQUEST cluster) → the same 2 sims",
-    "F = the floor: A's Envoy config and xDS, but the ext_proc and access-log server is a do-nothing grpc-js",
-    "    process (bench/floor-extproc.ts: answers encoded once, messages never decoded, no decision, no log)",
+    "F = the grpc-js floor: A's Envoy config and xDS, but the ext_proc and access-log server is a do-nothing",
+    "    grpc-js process (bench/floor-extproc.ts: answers encoded once, messages never decoded, no decision, no log)",
+    "G = the Go floor: F's Envoy config, the server a do-nothing Go program (bench/go-floor: grpc-go, raw bytes,",
+    "    the same encoded answers as F)",
     `sims: ${r.setup.sims}; load generator: ${r.setup.loadgen}; ${r.setup.design}`,
     `model: ${r.setup.clientModel}`,
     "",
   ];
 }
 
-/** Added latency at a fixed rate, A and F against B. */
+const dist = (d: Dist) => `${f(d.p50)}/${f(d.p99)}`;
+
+/** Latency at the fixed rates, each stack's p50/p99, A against F and B. */
 function latencySection(r: Report): string[] {
+  if (r.latency.length === 0) return [];
   return [
-    `Added latency at ${r.setup.rate} requests/s (open loop; ms from the request write; + = A minus B)`,
+    "Latency at fixed rates (open loop; ms from the request write; p50/p99, each the median of the stack's segments)",
     "(sent/s below the rate or a non-zero err count means that stack could not keep up)",
     table(
       [
         "body",
         "mode",
+        "rate",
         "measure",
-        "B p50",
-        "B p99",
-        "A p50",
-        "A p99",
-        "+p50",
-        "+p99",
-        "F +p50",
-        "F +p99",
-        "sent/s A|B|F",
-        "err A|B|F",
-        "target",
-        "",
+        "B",
+        "F",
+        "G",
+        "A",
+        "A-F p50/p99",
+        "A-B p50/p99",
+        "F-B p50",
+        "G-B p50",
+        "sent/s A|B|F|G",
+        "err A|B|F|G",
       ],
       r.latency.map((l) => [
         l.body,
         mode(l.stream),
+        `${l.rate}/s`,
         l.metric,
-        f(l.b.p50),
-        f(l.b.p99),
-        f(l.a.p50),
-        f(l.a.p99),
-        signed(l.addedP50),
-        signed(l.addedP99),
-        signed(l.floorAddedP50),
-        signed(l.floorAddedP99),
-        `${int(l.achieved.a)}|${int(l.achieved.b)}|${int(l.achieved.f)}`,
-        `${l.errors.a + l.skipped.a}|${l.errors.b + l.skipped.b}|${l.errors.f + l.skipped.f}`,
-        l.met === null ? "-" : `+p50 ≤ ${TARGETS.addedP50Ms}, +p99 ≤ ${TARGETS.addedP99Ms}`,
-        verdict(l.met),
+        dist(l.dist.b),
+        dist(l.dist.f),
+        dist(l.dist.g),
+        dist(l.dist.a),
+        `${signed(l.dist.a.p50 - l.dist.f.p50)}/${signed(l.dist.a.p99 - l.dist.f.p99)}`,
+        `${signed(l.dist.a.p50 - l.dist.b.p50)}/${signed(l.dist.a.p99 - l.dist.b.p99)}`,
+        signed(l.dist.f.p50 - l.dist.b.p50),
+        signed(l.dist.g.p50 - l.dist.b.p50),
+        perStack(l.achieved, int),
+        perStack(
+          bySide((s) => l.errors[s] + l.skipped[s]),
+          String,
+        ),
       ]),
-      ["l", "l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "l", "l"],
+      ["l", "l", "r", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
     ),
-    "(F +p50/+p99 = the floor minus B: what the ext_proc exchange costs before switchyard does anything)",
     "",
   ];
 }
 
 /** Maximum throughput, closed loop. */
 function throughputSection(r: Report): string[] {
+  if (r.throughput.length === 0) return [];
   return [
-    "Maximum throughput (closed loop; successful responses per second)",
+    "Maximum throughput (closed loop; successful responses per second, each stack's median segment)",
     table(
-      ["body", "mode", "conns", "B req/s", "A req/s", "A/B", "F req/s", "F/B", "err A|B|F", "target", ""],
+      ["body", "mode", "conns", "B", "F", "G", "A", "A/F", "A/G", "A/B", "F/B", "G/B", "err A|B|F|G"],
       r.throughput.map((t) => [
         t.body,
         mode(t.stream),
         String(t.concurrency),
-        int(t.b),
-        int(t.a),
-        `${f(t.ratio * 100, 1)} %`,
-        int(t.f),
-        `${f(t.floorRatio * 100, 1)} %`,
-        `${t.errors.a}|${t.errors.b}|${t.errors.f}`,
-        `≥ ${TARGETS.throughputRatio * 100} %`,
-        verdict(t.met),
+        int(t.rate.b),
+        int(t.rate.f),
+        int(t.rate.g),
+        int(t.rate.a),
+        pct(t.rate.a / t.rate.f),
+        pct(t.rate.a / t.rate.g),
+        pct(t.rate.a / t.rate.b),
+        pct(t.rate.f / t.rate.b),
+        pct(t.rate.g / t.rate.b),
+        perStack(t.errors, String),
       ]),
-      ["l", "l", "r", "r", "r", "r", "r", "r", "r", "l", "l"],
+      ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
     ),
     "",
   ];
 }
 
-/** CPU per 1,000 requests and RSS of the sidecar, per phase. */
+/** CPU per request of each stack's processes, per phase. */
 function costSection(r: Report): string[] {
-  const out: string[] = [];
-  out.push(
-    "Sidecar cost (switchyard process; CPU = utime + stime from /proc; per 1,000 requests of stack A)",
-  );
-  out.push(
+  const ms3 = (n: number) => f(n, 3);
+  const out = [
+    "CPU per request (ms; utime + stime from /proc; each stack's median segment)",
     table(
-      [
-        "phase",
-        "A requests",
-        "sidecar CPU s",
-        "sidecar s/1k",
-        "Envoy A s/1k",
-        "Envoy B s/1k",
-        "all A s/1k",
-        "all B s/1k",
-        "floor s/1k",
-        "Envoy F s/1k",
-        "all F s/1k",
-        "sidecar peak RSS MB",
-      ],
+      ["phase", "server A|F|G", "A/F", "Envoy A|B|F|G", "all A|B|F|G", "sidecar peak RSS MB"],
       r.cost.map((c) => [
         c.phase,
-        int(c.requests),
-        f(c.sidecarCpuS),
-        f(c.sidecarCpuPer1k, 3),
-        f(c.envoyACpuPer1k, 3),
-        f(c.envoyBCpuPer1k, 3),
-        f(c.totalACpuPer1k, 3),
-        f(c.totalBCpuPer1k, 3),
-        f(c.floorCpuPer1k, 3),
-        f(c.envoyFCpuPer1k, 3),
-        f(c.totalFCpuPer1k, 3),
+        [c.serverMs.a, c.serverMs.f, c.serverMs.g].map(ms3).join("|"),
+        `${f(c.serverMs.a / c.serverMs.f)}×`,
+        perStack(c.envoyMs, ms3),
+        perStack(c.allMs, ms3),
         f(c.sidecarPeakRssMb, 1),
       ]),
-      ["l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
+      ["l", "r", "r", "r", "r", "r"],
     ),
-  );
-  out.push(
-    "(all = sidecar + Envoy + sims + load generator: on a CPU-bound machine A/B throughput ≈ all B / all A)",
-  );
+    "(server = switchyard, the grpc-js floor, the Go floor; all = server + Envoy + sims + load generator:",
+    " on a CPU-bound machine throughput ratios ≈ inverse ratios of 'all')",
+  ];
   for (const c of r.cost) {
-    const free = c.totalACpuPer1k - c.sidecarCpuPer1k;
+    const free = c.allMs.a - c.serverMs.a;
     if (!c.closedLoop || !(free > 0)) continue;
     out.push(
-      `${c.phase}: a sidecar that cost no CPU at all would leave A at ${f(free, 3)} s/1k, ` +
-        `so A/B ≤ ${f((100 * c.totalBCpuPer1k) / free, 1)} % here (Envoy's own ext_proc and access-log work)`,
+      `${c.phase}: a sidecar that cost no CPU at all would leave A at ${f(free, 3)} ms/request, ` +
+        `so A/B ≤ ${f((100 * c.allMs.b) / free, 1)} % here (Envoy's own ext_proc and access-log work)`,
     );
   }
   out.push(
     `sidecar RSS: ${f(r.sidecarStartRssMb, 1)} MB after start, ${f(r.sidecarPeakRssMb, 1)} MB peak over the whole run (VmHWM)`,
+    "",
   );
-  out.push("");
   return out;
 }
 
@@ -350,10 +323,10 @@ function footerSection(r: Report): string[] {
       "(latency is timed from the actual write, so this lag is not in the numbers above)",
   );
   for (const n of r.notes) out.push(`note: ${n}`);
-  out.push("");
-  out.push("Targets");
-  for (const v of r.verdicts) out.push(`  ${verdict(v.met).padEnd(6)}  ${v.name}`);
-  out.push(`finished in ${f(r.durationS, 0)} s`);
+  out.push(`finished in ${f(r.durationS, 0)} s`, "");
+  out.push("Targets (issue 15; ratios from this run, each stack's median segment; n/a = not measured)");
+  const width = Math.max(...r.verdicts.map((v) => v.name.length));
+  for (const v of r.verdicts) out.push(`  ${verdict(v.met).padEnd(6)}  ${v.name.padEnd(width)}  ${v.value}`);
   return out;
 }
 
@@ -367,28 +340,4 @@ export function formatReport(r: Report): string {
     ...channelSection(r),
     ...footerSection(r),
   ].join("\n");
-}
-
-export function verdicts(r: Omit<Report, "verdicts">): Report["verdicts"] {
-  const v: Report["verdicts"] = [];
-  for (const l of r.latency) {
-    if (l.met === null) continue;
-    v.push({
-      name: `added latency ${l.body} ${mode(l.stream)} (${l.metric}) at ${r.setup.rate}/s: p50 ≤ ${TARGETS.addedP50Ms} ms and p99 ≤ ${TARGETS.addedP99Ms} ms`,
-      met: l.met,
-    });
-  }
-  for (const t of r.throughput) {
-    v.push({
-      name: `throughput ${t.body} ${mode(t.stream)}: A ≥ ${TARGETS.throughputRatio * 100} % of B`,
-      met: t.met,
-    });
-  }
-  if (r.hold) {
-    v.push({
-      name: `sidecar RSS ≤ ${TARGETS.holdRssMb} MB with ${r.hold.requested} open streams`,
-      met: r.hold.met,
-    });
-  }
-  return v;
 }

@@ -2,7 +2,8 @@
 // backends (one separate process), switchyard `serve`, Envoy with switchyard's bootstrap (stack
 // A), a second Envoy with a hand-built bootstrap straight to the same backends (B), and a third
 // Envoy with A's bootstrap and xDS pointed at a do-nothing grpc-js server (F, the floor:
-// bench/floor-extproc.ts). Started with devkit/processes.ts, like the e2e harness.
+// bench/floor-extproc.ts), and a fourth with F's bootstrap pointed at a do-nothing Go server
+// (G: bench/go-floor, built here). Started with devkit/processes.ts, like the e2e harness.
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -23,6 +24,7 @@ import {
 } from "../devkit/processes.js";
 import type { SimOptions } from "../test/sim/types.js";
 import { type Backend, envoyAloneBootstrap, floorBootstrap } from "./dataplane-bootstraps.js";
+import { buildGoFloor, startGoFloor } from "./go-floor.js";
 
 export type { Backend } from "./dataplane-bootstraps.js";
 
@@ -52,10 +54,14 @@ export interface BenchStack {
   /** The floor: Envoy F and its do-nothing ext_proc server. */
   floor: Proc;
   envoyF: Proc;
-  /** Listener URLs: A = Envoy + switchyard, B = Envoy alone, F = Envoy + the floor server. */
+  /** The Go floor: Envoy G and its do-nothing Go ext_proc server. */
+  goFloor: Proc;
+  envoyG: Proc;
+  /** Listener URLs: A = Envoy + switchyard, B = Envoy alone, F and G = Envoy + a floor server. */
   urlA: string;
   urlB: string;
   urlF: string;
+  urlG: string;
   /** Envoy admin URLs of A and B. */
   adminA: string;
   adminB: string;
@@ -94,13 +100,14 @@ const url = (port: number) => `http://127.0.0.1:${port}`;
 
 /** Free ports for every listener of the bench, by role. */
 async function benchPorts() {
-  const free = await freePorts(12);
+  const free = await freePorts(16);
   const next = () => free.shift() as number;
   return {
     sims: [next(), next()],
     a: { listen: next(), admin: next(), grpc: next(), http: next() },
     b: { listen: next(), admin: next() },
     f: { listen: next(), admin: next(), grpc: next(), http: next() },
+    g: { listen: next(), admin: next(), grpc: next(), http: next() },
   };
 }
 type Ports = Awaited<ReturnType<typeof benchPorts>>;
@@ -180,6 +187,33 @@ async function startStackF(dir: string, p: Ports["f"], bootstrapA: string, track
   return { floor, envoyF };
 }
 
+/**
+ * Stack G: the Go floor server, then Envoy with F's bootstrap (A's, with the floor's changes)
+ * given G's ports and pointed at the Go server.
+ */
+async function startStackG(dir: string, p: Ports["g"], bootstrapF: string, track: Track) {
+  const binary = await buildGoFloor();
+  const goFloor = track(
+    await startGoFloor({
+      ...BENCH_PROC,
+      binary,
+      dir,
+      grpcPort: p.grpc,
+      httpPort: p.http,
+      cluster: "swy.bench",
+      pool: "bench",
+    }),
+  );
+  await waitReadyz(goFloor, p.http);
+  const bootstrap = join(dir, "envoy-go-floor.json");
+  const ports = { listenPort: p.listen, adminPort: p.admin, grpcPort: p.grpc, httpPort: p.http };
+  const boot = floorBootstrap(JSON.parse(readFileSync(bootstrapF, "utf8")), ports);
+  await writeFile(bootstrap, JSON.stringify(boot, null, 2));
+  const envoyG = track(startEnvoy("envoy G (Go floor)", bootstrap, BENCH_PROC));
+  await waitEnvoyReady(envoyG, url(p.admin), { clusters: sidecarHealthy(p.grpc) });
+  return { goFloor, envoyG };
+}
+
 /** Remembers a started process (stopped in reverse order, its output in a failure report). */
 type Track = (p: Proc) => Proc;
 
@@ -202,6 +236,8 @@ export async function startBenchStack(o: BenchStackOptions): Promise<BenchStack>
     const { switchyard, envoyA, bootstrap } = await startStackA(dir, ports.a, backends, o, track);
     const envoyB = await startStackB(dir, ports.b, backends, track);
     const { floor, envoyF } = await startStackF(dir, ports.f, bootstrap, track);
+    // startStackF writes F's bootstrap there.
+    const { goFloor, envoyG } = await startStackG(dir, ports.g, join(dir, "envoy-floor.json"), track);
     return {
       dir,
       backends,
@@ -211,9 +247,12 @@ export async function startBenchStack(o: BenchStackOptions): Promise<BenchStack>
       envoyB,
       floor,
       envoyF,
+      goFloor,
+      envoyG,
       urlA: url(ports.a.listen),
       urlB: url(ports.b.listen),
       urlF: url(ports.f.listen),
+      urlG: url(ports.g.listen),
       adminA: url(ports.a.admin),
       adminB: url(ports.b.admin),
       sidecarUrl: url(ports.a.http),

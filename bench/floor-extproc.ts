@@ -7,10 +7,8 @@
 import { createServer } from "node:http";
 import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
-import { setHeaders } from "../extproc/src/extproc/messages.js";
 import { loadEnvoyServices } from "../extproc/src/extproc/protos.js";
-import { toStruct } from "../extproc/src/extproc/struct.js";
-import { H, METADATA_NAMESPACE, UPSTREAM_NAMESPACE } from "../extproc/src/vocab/names.js";
+import { floorAnswers } from "./floor-answers.js";
 
 const { values } = parseArgs({
   options: {
@@ -21,25 +19,8 @@ const { values } = parseArgs({
   },
 });
 const { extProc, accessLog } = loadEnvoyServices();
-const process_ = extProc.Process;
-if (process_ === undefined) throw new Error("ExternalProcessor/Process missing from the loaded protos");
-
-// The same route answer switchyard gives (route header, clear_route_cache, the pool the body is
-// meant for, so Envoy skips the upstream filter), minus the body rewrite: the sims also serve
-// the name the bench's client sends (dataplane-stack.ts, CLIENT_MODEL).
-const headersAnswer = process_.responseSerialize({ request_headers: { response: {} } });
-const bodyAnswer = process_.responseSerialize({
-  request_body: {
-    response: {
-      clear_route_cache: true,
-      header_mutation: { set_headers: setHeaders({ [H.cluster]: values.cluster ?? "" }) },
-    },
-  },
-  dynamic_metadata: toStruct({
-    [METADATA_NAMESPACE]: { class: "floor" },
-    [UPSTREAM_NAMESPACE]: { adapted_for: values.pool ?? "", undo: { keys: [], members: "" } },
-  }),
-});
+// Encoded once; bench/go-floor sends the same bytes.
+const { headers: headersAnswer, body: bodyAnswer } = floorAnswers(values.cluster ?? "", values.pool ?? "");
 
 const identity = (b: Buffer) => b;
 const raw = (def: grpc.ServiceDefinition): grpc.ServiceDefinition =>
