@@ -52,8 +52,12 @@ function allIps(pool: PoolDoc): boolean {
   return pool.backends.every((b) => isIP(socketAddress(b.address).address) !== 0);
 }
 
-/** The pool's backends as a ClusterLoadAssignment; each endpoint names its pool in metadata (the upstream filter's matcher and x-switchyard-pool read it). */
-export function renderPoolEndpoints(name: string, pool: PoolDoc): object {
+/**
+ * The pool's backends as a ClusterLoadAssignment; each endpoint names its pool in metadata (the
+ * upstream filter's matcher and x-switchyard-pool read it). Backends in `down` (taken out by a
+ * backend breaker or backing off, telemetry/fleet-monitor.ts) are UNHEALTHY: Envoy sends them nothing.
+ */
+export function renderPoolEndpoints(name: string, pool: PoolDoc, down?: ReadonlySet<string>): object {
   return {
     "@type": `${T}envoy.config.endpoint.v3.ClusterLoadAssignment`,
     cluster_name: poolClusterName(name),
@@ -61,6 +65,7 @@ export function renderPoolEndpoints(name: string, pool: PoolDoc): object {
       {
         lb_endpoints: pool.backends.map((b) => ({
           endpoint: { address: { socket_address: socketAddress(b.address) } },
+          ...(down?.has(b.address) ? { health_status: "UNHEALTHY" } : {}),
           load_balancing_weight: b.weight,
           metadata: { filter_metadata: { [METADATA_NAMESPACE]: { pool: name } } },
         })),
@@ -153,11 +158,12 @@ export function renderPolicyClusters(
   policy: Policy,
   paths: readonly string[][],
   xdsDir: string,
+  down?: (pool: string) => ReadonlySet<string>,
 ): PolicyClusters {
   const pools = [...policy.pools].sort(([a], [b]) => a.localeCompare(b));
   const endpoints = new Map<string, object>();
   for (const [name, pool] of pools)
-    if (allIps(pool)) endpoints.set(endpointsFile(name), renderPoolEndpoints(name, pool));
+    if (allIps(pool)) endpoints.set(endpointsFile(name), renderPoolEndpoints(name, pool, down?.(name)));
   return {
     clusters: [
       ...pools.map(([name, pool]) => renderPoolCluster(name, pool, xdsDir)),

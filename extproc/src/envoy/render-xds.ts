@@ -25,8 +25,12 @@ export interface RenderedClusters {
 }
 
 /** `xdsDir` is the xDS directory as Envoy sees it: the pool clusters name their endpoint files in it. */
-export function renderClusters(policy: Policy, xdsDir: string = DEFAULT_XDS_DIR): RenderedClusters {
-  const { clusters, endpoints } = renderPolicyClusters(policy, enumeratePaths(policy), xdsDir);
+export function renderClusters(
+  policy: Policy,
+  xdsDir: string = DEFAULT_XDS_DIR,
+  down?: (pool: string) => ReadonlySet<string>,
+): RenderedClusters {
+  const { clusters, endpoints } = renderPolicyClusters(policy, enumeratePaths(policy), xdsDir, down);
   return { cds: { version_info: policy.hash, resources: clusters }, endpoints };
 }
 

@@ -41,8 +41,13 @@ const jsonString = (s: string) => JSON.stringify(s).slice(1, -1);
  * switchyard on one file system). `keep` is the previous policy's `current`: its clusters stay
  * one more generation unless this policy has a cluster of the same name.
  */
-export function renderXdsFiles(policy: Policy, keep: readonly object[] = [], xdsDir?: string): RenderedFiles {
-  const { cds: clusters, endpoints } = renderClusters(policy, xdsDir ?? DIR_TOKEN);
+export function renderXdsFiles(
+  policy: Policy,
+  keep: readonly object[] = [],
+  xdsDir?: string,
+  down?: (pool: string) => ReadonlySet<string>,
+): RenderedFiles {
+  const { cds: clusters, endpoints } = renderClusters(policy, xdsDir ?? DIR_TOKEN, down);
   const names = new Set((clusters.resources as { name: string }[]).map((c) => c.name));
   const kept = (keep as { name: string }[]).filter((c) => !names.has(c.name));
   const cds = { ...clusters, resources: [...clusters.resources, ...kept] };
@@ -81,6 +86,11 @@ export async function writeXds(dir: string, files: RenderedFiles): Promise<void>
   for (const f of await readdir(pools)) {
     if (f.endsWith(".json") && !named.has(f)) await rm(join(pools, f), { force: true });
   }
+}
+
+/** Only the endpoint files (a backend taken out or let back): no cluster changes. */
+export async function writeEndpoints(dir: string, files: RenderedFiles): Promise<void> {
+  for (const [file, content] of files.eds) await writeIfChanged(join(dir, file), content);
 }
 
 export async function writeBootstrap(file: string, opts: BootstrapOptions): Promise<void> {

@@ -8,6 +8,7 @@ import { rewriteForPool } from "../reasoning/render-body.js";
 import { needsLabel } from "../routing/class-math.js";
 import type { Decision } from "../routing/decide.js";
 import { decideRead, type Evaluation, readRequest } from "../routing/evaluate.js";
+import { type FleetView, NO_FLEET } from "../routing/fleet-view.js";
 import { H, pathClusterName } from "../vocab/names.js";
 import { type DecisionRecord, encodeMetadata, factsRecord, type UpstreamNote } from "./decision-record.js";
 import {
@@ -22,6 +23,13 @@ import type { Processor, Step } from "./processor.js";
 
 const EMPTY = Buffer.alloc(0);
 
+/** Where the router gets the live fleet (telemetry/fleet-monitor.ts), as it gets the live policy. */
+export interface FleetSource {
+  view(): FleetView;
+  /** The request went to `pool` first (counts a half-open pool's probes). */
+  routed(pool: string): void;
+}
+
 /** Unique per process (random prefix) and per request (counter): cheap, and safe with several sidecars. */
 const JOIN_PREFIX = randomBytes(6).toString("hex");
 let joinCounter = 0;
@@ -35,6 +43,7 @@ export class RouterProcessor implements Processor {
     private readonly policy: Policy,
     private readonly rand: () => number = Math.random,
     private readonly classifier?: Classifier,
+    private readonly fleet?: FleetSource,
   ) {}
 
   get requestId(): string | undefined {
@@ -66,13 +75,14 @@ export class RouterProcessor implements Processor {
     // A request no header describes gets its label first (classify/): at once from a header, the
     // heuristic or the cache, else after one bounded call. The decision itself stays pure.
     const c = this.classifier;
+    const view = () => this.fleet?.view() ?? NO_FLEET;
     if (c !== undefined && needsLabel(this.policy, read.facts)) {
       const label = c.label(read.body, read.facts);
       if (label instanceof Promise)
-        return label.then((l) => this.answer(decideRead(this.policy, read, this.rand, l), body));
-      return this.answer(decideRead(this.policy, read, this.rand, label), body);
+        return label.then((l) => this.answer(decideRead(this.policy, read, this.rand, l, view()), body));
+      return this.answer(decideRead(this.policy, read, this.rand, label, view()), body);
     }
-    return this.answer(decideRead(this.policy, read, this.rand), body);
+    return this.answer(decideRead(this.policy, read, this.rand, undefined, view()), body);
   }
 
   private answer(ev: Extract<Evaluation, { kind: "decided" }>, body: Buffer): Step {
@@ -105,6 +115,7 @@ export class RouterProcessor implements Processor {
     // Attempts normally go to the path's first pool: rewrite the body for it here, and Envoy
     // skips the upstream filter for attempts on that pool (render-xds.ts, upstreamExtProc).
     const firstName = d.path[0] as string;
+    this.fleet?.routed(firstName);
     const first = this.policy.pools.get(firstName);
     let note: UpstreamNote | undefined;
     if (first && body.length > 0) {

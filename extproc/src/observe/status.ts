@@ -2,6 +2,7 @@
 import { backendName } from "../policy/backend-names.js";
 import type { Policy } from "../policy/compile.js";
 import type { BackendState } from "../telemetry/envoy-admin.js";
+import type { FleetMonitor } from "../telemetry/fleet-monitor.js";
 import type { WindowSet } from "../telemetry/window.js";
 
 export interface StatusInputs {
@@ -16,6 +17,8 @@ export interface StatusInputs {
   windows: WindowSet;
   streams: { router: number; upstream: number };
   logDropped: number;
+  /** The live fleet (windows, breakers, back-off); `explain --fleet` reads this section back. */
+  fleet?: FleetMonitor;
 }
 
 export function buildStatus(s: StatusInputs): object {
@@ -38,6 +41,7 @@ export function buildStatus(s: StatusInputs): object {
           health: envoy === undefined ? "unknown" : envoy.healthy ? "healthy" : "unhealthy",
           ejected_in_clusters: envoy?.ejectedIn ?? null,
           in_flight: envoy?.rqActive ?? null,
+          ...(s.fleet === undefined ? {} : { breaker: s.fleet.backendState(b.address) }),
           recent: {
             requests: recent?.count ?? 0,
             error_rate: recent?.errorRate ?? 0,
@@ -48,6 +52,7 @@ export function buildStatus(s: StatusInputs): object {
       }),
     })),
     traffic: s.windows.share.summary(s.now),
+    ...(s.fleet === undefined ? {} : { fleet: s.fleet.status() }),
     envoy_admin: {
       url: s.envoy.url,
       last_ok: s.envoy.lastOk === undefined ? null : new Date(s.envoy.lastOk).toISOString(),

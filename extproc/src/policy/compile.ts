@@ -2,6 +2,7 @@
 import { createHash } from "node:crypto";
 import { BlockList } from "node:net";
 import { AUTO_CLASS, compileLabels } from "./classifier.js";
+import { compileStrategies, type Strategy } from "./fleet.js";
 import { compileModels } from "./models.js";
 import { type PolicyDoc, type PoolDoc, parseCidr } from "./schema.js";
 
@@ -41,6 +42,12 @@ export interface Policy {
   models: ReadonlyMap<string, number>;
   /** Classifier label -> class index; empty without a classifier (policy/classifier.ts). */
   labels: ReadonlyMap<string, number>;
+  /** Strategy per class index and ladder step (policy/fleet.ts). */
+  strategies: readonly (readonly Strategy[])[];
+  /** Latency budget per class index (fleet.latency_budget_ms), undefined: none. */
+  budgets: readonly (number | undefined)[];
+  /** Price per pool for cost_first: input + output per million tokens; no price: Infinity. */
+  prices: ReadonlyMap<string, number>;
 }
 
 export interface Trust {
@@ -97,5 +104,13 @@ export function compilePolicy(doc: PolicyDoc, source: string, env: NodeJS.Proces
     trust: compileTrust(doc, env),
     models: compileModels(doc),
     labels: compileLabels(doc),
+    strategies: compileStrategies(doc.fleet, doc.classes, (c) => doc.ladders[c]?.length ?? 0),
+    budgets: doc.classes.map((c) => doc.fleet.latency_budget_ms[c]),
+    prices: new Map(
+      Object.entries(doc.pools).map(([name, p]) => [
+        name,
+        p.price === undefined ? Number.POSITIVE_INFINITY : p.price.input_per_mtok + p.price.output_per_mtok,
+      ]),
+    ),
   };
 }

@@ -1,6 +1,7 @@
 // Checks that need the whole document: names that must refer to something, and things that
 // are legal but likely wrong (warnings). Pure: returns problems with paths, no positions.
 import { AUTO_CLASS } from "./classifier.js";
+import { checkFleet } from "./fleet.js";
 import { didYouMean, type PathSeg, type Problem } from "./problems.js";
 import type { PolicyDoc } from "./schema.js";
 
@@ -106,5 +107,6 @@ export function crossCheck(doc: PolicyDoc): Problem[] {
       warn(["pools", pool, "reasoning", "effort_map"], `effort_map is used by the deepseek adapter only`);
     }
   }
+  out.push(...checkFleet(doc.fleet, classes, doc.ladders, (p) => doc.pools[p]?.price !== undefined));
   return out;
 }

@@ -4,6 +4,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { ClassifierSchema } from "./classifier.js";
+import { DEFAULT_FLEET, FleetSchema } from "./fleet.js";
 import { ModelsSchema } from "./models.js";
 
 const NAME = /^[a-z][a-z0-9_-]{0,47}$/;
@@ -186,6 +187,7 @@ export const PolicySchema = z.strictObject({
   models: ModelsSchema.default(ModelsSchema.parse({})),
   trust: TrustSchema.optional(),
   classifier: ClassifierSchema.optional(),
+  fleet: FleetSchema.default(DEFAULT_FLEET),
 });
 
 export type PolicyDoc = z.output<typeof PolicySchema>;

@@ -9,6 +9,7 @@ import type { HeaderBag, LabelFact, RequestFacts } from "../facts/types.js";
 import type { Policy } from "../policy/compile.js";
 import { type Reason, reason } from "../vocab/reasons.js";
 import { type Decision, decide } from "./decide.js";
+import { type FleetView, NO_FLEET } from "./fleet-view.js";
 
 export type Evaluation =
   | { kind: "decided"; raw: Buffer; body: ChatBody; facts: RequestFacts; decision: Decision }
@@ -31,20 +32,28 @@ export function evaluate(
   rand: () => number,
   source?: string | null,
   label?: LabelFact,
+  view: FleetView = NO_FLEET,
 ): Evaluation {
   const read = readRequest(policy, headers, raw, source);
-  return read.kind === "read" ? decideRead(policy, read, rand, label) : read;
+  return read.kind === "read" ? decideRead(policy, read, rand, label, view) : read;
 }
 
-/** The decision for a request already read, with the classifier's label when it ran. */
+/** The decision for a request already read, with the classifier's label when it ran, and the live fleet. */
 export function decideRead(
   policy: Policy,
   read: Extract<Reading, { kind: "read" }>,
   rand: () => number,
   label?: LabelFact,
+  view: FleetView = NO_FLEET,
 ): Extract<Evaluation, { kind: "decided" }> {
   const facts = label === undefined ? read.facts : { ...read.facts, label };
-  return { kind: "decided", raw: read.raw, body: read.body, facts, decision: decide(policy, facts, rand) };
+  return {
+    kind: "decided",
+    raw: read.raw,
+    body: read.body,
+    facts,
+    decision: decide(policy, facts, view, rand),
+  };
 }
 
 /** Size, media type, JSON, nesting, then the facts; `source` as for evaluate. */

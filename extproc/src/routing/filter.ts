@@ -35,13 +35,21 @@ function checksFor(needs: Needs): Check[] {
   return checks;
 }
 
-export type FilterResult = { ok: true; steps: WeightedPool[][] } | { ok: false; error: ClientError };
+export type FilterResult =
+  | {
+      ok: true;
+      steps: WeightedPool[][] /** The policy ladder's index of each kept step. */;
+      origin: number[];
+    }
+  | { ok: false; error: ClientError };
 
 export function filterLadder(policy: Policy, cls: number, needs: Needs, reasons: Reason[]): FilterResult {
   const ladder = policy.ladders[cls] ?? [];
   const checks = checksFor(needs);
   const steps: WeightedPool[][] = [];
-  for (const step of ladder) {
+  const origin: number[] = [];
+  for (let s = 0; s < ladder.length; s++) {
+    const step = ladder[s] as (typeof ladder)[number];
     const kept: WeightedPool[] = [];
     for (const wp of step) {
       const doc = policy.pools.get(wp.pool);
@@ -54,9 +62,12 @@ export function filterLadder(policy: Policy, cls: number, needs: Needs, reasons:
       }
       reasons.push(reason("filter", `drop:${wp.pool}:${names}`, `pool ${wp.pool} dropped: lacks ${names}`));
     }
-    if (kept.length > 0) steps.push(kept);
+    if (kept.length > 0) {
+      steps.push(kept);
+      origin.push(s);
+    }
   }
-  if (steps.length > 0) return { ok: true, steps };
+  if (steps.length > 0) return { ok: true, steps, origin };
   return { ok: false, error: rejection(policy, cls, ladder, checks, needs) };
 }
 

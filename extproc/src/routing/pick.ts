@@ -1,42 +1,198 @@
-// One weighted pick per ladder step, with injected randomness; a pool already on the path is
-// not picked again, and a step whose pools are all on the path already is passed over.
+// One pick per ladder step, with injected randomness and the fleet as an argument; a pool already
+// on the path is not picked again, a step whose pools are all on the path is passed over, and a
+// pool the fleet says to skip (breaker open, probes out, shedding) is passed over too. Each step
+// picks by its strategy: weighted (the policy's weights), round_robin, latency_first (lowest
+// p95 TTFT) or cost_first (cheapest whose p95 fits the budget, else the fastest); the last two
+// send `exploreShare` of a step's picks to pools with too few samples to judge.
 import type { WeightedPool } from "../policy/compile.js";
+import type { Strategy } from "../policy/fleet.js";
 import { type Reason, reason } from "../vocab/reasons.js";
+import { type FleetView, NO_FLEET, type PoolView, skipReason } from "./fleet-view.js";
+
+export interface PickContext {
+  view: FleetView;
+  /** One per step of `steps`. */
+  strategies: readonly Strategy[];
+  budgetMs: number | undefined;
+  /** Pool -> price for cost_first (Infinity: no price). */
+  prices: ReadonlyMap<string, number>;
+  minSamples: number;
+  exploreShare: number;
+}
+
+const WEIGHTED: PickContext = {
+  view: NO_FLEET,
+  strategies: [],
+  budgetMs: undefined,
+  prices: new Map(),
+  minSamples: 1,
+  exploreShare: 0,
+};
 
 export function pickPath(
   steps: readonly (readonly WeightedPool[])[],
   rand: () => number,
   reasons: Reason[],
+  ctx: PickContext = WEIGHTED,
+): string[] {
+  const live = ctx.view.pools.size > 0;
+  const path = walk(steps, rand, reasons, ctx, live);
+  if (path.length > 0 || !live) return path;
+  // Every pool the ladder offers is skipped: trying one beats refusing the request.
+  reasons.push(
+    reason("pick", "fleet:all_skipped", "every pool is skipped by the fleet: picking as if none were"),
+  );
+  return walk(steps, rand, reasons, ctx, false);
+}
+
+function walk(
+  steps: readonly (readonly WeightedPool[])[],
+  rand: () => number,
+  reasons: Reason[],
+  ctx: PickContext,
+  live: boolean,
 ): string[] {
   const path: string[] = [];
-  // Plain loops, no per-step arrays: this runs on every request.
+  // Plain loops and no per-step arrays on the weighted path: this runs on every request.
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i] as readonly WeightedPool[];
-    let total = 0;
     let open = 0;
+    let skipped = 0;
     for (const p of step) {
       if (path.includes(p.pool)) continue;
-      total += p.weight;
+      if (live) {
+        const why = skipReason(ctx.view.pools.get(p.pool));
+        if (why !== undefined) {
+          skipped++;
+          reasons.push(reason("fleet", `skip:${p.pool}:${why}`, `step ${i + 1}: ${p.pool} skipped (${why})`));
+          continue;
+        }
+      }
       open++;
     }
     if (open === 0) {
-      reasons.push(reason("pick", `step${i}:skip`, `step ${i + 1}: every pool is already on the path`));
+      if (skipped === 0)
+        reasons.push(reason("pick", `step${i}:skip`, `step ${i + 1}: every pool is already on the path`));
       continue;
     }
-    let r = rand() * total;
-    let chosen: WeightedPool | undefined;
-    for (const p of step) {
-      if (path.includes(p.pool)) continue;
-      chosen = p; // the last open pool if rounding leaves r >= 0
-      r -= p.weight;
-      if (r < 0) break;
-    }
-    const picked = chosen as WeightedPool;
-    path.push(picked.pool);
-    const share = String(Math.round((picked.weight / total) * 100));
-    reasons.push(
-      reason("pick", `step${i}:${picked.pool}`, `step ${i + 1}: picked ${picked.pool} (${share}% of weight)`),
-    );
+    const usable = (p: WeightedPool) =>
+      !path.includes(p.pool) && (skipped === 0 || skipReason(ctx.view.pools.get(p.pool)) === undefined);
+    const strategy = ctx.strategies[i] ?? "weighted";
+    if (strategy === "weighted") path.push(weighted(step, usable, rand, i, reasons));
+    else if (strategy === "round_robin") path.push(roundRobin(step, usable, ctx.view.seq, i, reasons));
+    else path.push(byNumbers(strategy, step.filter(usable), rand, i, ctx, reasons));
   }
   return path;
+}
+
+function weighted(
+  step: readonly WeightedPool[],
+  usable: (p: WeightedPool) => boolean,
+  rand: () => number,
+  i: number,
+  reasons: Reason[],
+  token = "",
+): string {
+  let total = 0;
+  for (const p of step) if (usable(p)) total += p.weight;
+  let r = rand() * total;
+  let chosen: WeightedPool | undefined;
+  for (const p of step) {
+    if (!usable(p)) continue;
+    chosen = p; // the last open pool if rounding leaves r >= 0
+    r -= p.weight;
+    if (r < 0) break;
+  }
+  const picked = chosen as WeightedPool;
+  const share = String(Math.round((picked.weight / total) * 100));
+  reasons.push(
+    reason(
+      "pick",
+      token === "" ? `step${i}:${picked.pool}` : `step${i}:${token}:${picked.pool}`,
+      `step ${i + 1}: picked ${picked.pool} (${share}% of weight${token === "" ? "" : `, ${token}`})`,
+    ),
+  );
+  return picked.pool;
+}
+
+function roundRobin(
+  step: readonly WeightedPool[],
+  usable: (p: WeightedPool) => boolean,
+  seq: number,
+  i: number,
+  reasons: Reason[],
+): string {
+  const open = step.filter(usable);
+  const picked = open[seq % open.length] as WeightedPool;
+  reasons.push(
+    reason(
+      "pick",
+      `step${i}:round_robin:${picked.pool}`,
+      `step ${i + 1}: ${picked.pool} in turn (request ${seq})`,
+    ),
+  );
+  return picked.pool;
+}
+
+const ms = (v: number) => `${Math.round(v)}ms`;
+
+function byNumbers(
+  strategy: "latency_first" | "cost_first",
+  open: readonly WeightedPool[],
+  rand: () => number,
+  i: number,
+  ctx: PickContext,
+  reasons: Reason[],
+): string {
+  const warm: { pool: string; p95: number; view: PoolView }[] = [];
+  const cold: WeightedPool[] = [];
+  for (const p of open) {
+    const v = ctx.view.pools.get(p.pool);
+    if (v !== undefined && v.samples >= ctx.minSamples && v.ttftP95Ms !== null)
+      warm.push({ pool: p.pool, p95: v.ttftP95Ms, view: v });
+    else cold.push(p);
+  }
+  if (warm.length === 0) return weighted(open, () => true, rand, i, reasons, `${strategy}:cold`);
+  if (cold.length > 0 && rand() < ctx.exploreShare) {
+    const pool = weighted(cold, () => true, rand, i, reasons, "explore");
+    return pool;
+  }
+  warm.sort((a, b) => a.p95 - b.p95);
+  const fastest = warm[0] as (typeof warm)[number];
+  if (strategy === "latency_first") {
+    reasons.push(
+      reason(
+        "pick",
+        `step${i}:latency_first:${fastest.pool}(p95 ${ms(fastest.p95)})`,
+        `step ${i + 1}: ${fastest.pool} has the lowest p95 TTFT (${ms(fastest.p95)}) of ${warm.length} pools with data`,
+      ),
+    );
+    return fastest.pool;
+  }
+  const budget = ctx.budgetMs;
+  const price = (pool: string) => ctx.prices.get(pool) ?? Number.POSITIVE_INFINITY;
+  let best: (typeof warm)[number] | undefined;
+  for (const w of warm) {
+    if (budget !== undefined && w.p95 > budget) continue;
+    if (best === undefined || price(w.pool) < price(best.pool)) best = w;
+  }
+  if (best !== undefined) {
+    const fit = budget === undefined ? ", no budget" : `<${ms(budget)}`;
+    reasons.push(
+      reason(
+        "pick",
+        `step${i}:cost_first:${best.pool}(p95 ${ms(best.p95)}${fit})`,
+        `step ${i + 1}: ${best.pool} is the cheapest pool whose p95 TTFT (${ms(best.p95)}) fits the budget`,
+      ),
+    );
+    return best.pool;
+  }
+  reasons.push(
+    reason(
+      "pick",
+      `step${i}:cost_first:${fastest.pool}(p95 ${ms(fastest.p95)}>${ms(budget as number)},fastest)`,
+      `step ${i + 1}: no pool fits the ${ms(budget as number)} budget; ${fastest.pool} is the fastest`,
+    ),
+  );
+  return fastest.pool;
 }
