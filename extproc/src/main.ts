@@ -170,7 +170,10 @@ export async function serve(o: ServeOptions): Promise<number> {
       setPolicyInfo(metrics, policy.hash);
     },
   });
-  process.on("SIGHUP", () => void reloader.reload());
+  process.on("SIGHUP", () => {
+    log(`SIGHUP: reloading ${o.policyFile}`);
+    void reloader.reload();
+  });
 
   return onShutdownSignal({
     drainMs: o.drainMs,

@@ -137,7 +137,7 @@ describe("routing through Envoy", () => {
   });
 
   it("other paths → 404 JSON without touching a backend", async () => {
-    const res = await fetch(`${stack.url}/v1/models`);
+    const res = await fetch(`${stack.url}/v1/embeddings`);
     assert.equal(res.status, 404);
     assert.equal(((await res.json()) as { error: { code: string } }).error.code, "not_found");
   });

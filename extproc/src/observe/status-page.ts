@@ -59,15 +59,14 @@ function renderPools(s) {
   const breakers = s.pools.some((p) => p.backends.some((b) => b.breaker !== undefined));
   const out = [];
   for (const p of s.pools) {
-    const head = el("tr", {}, ...["backend", "address", "health", "in flight", "requests (5 min)", "error rate", "TTFT p50", "TTFT p95"]
+    const head = el("tr", {}, ...["backend", "health", "in flight", "requests (5 min)", "error rate", "TTFT p50", "TTFT p95"]
       .concat(breakers ? ["breaker"] : [])
-      .map((h, i) => el("th", { class: i >= 3 ? "num" : "" }, h)));
+      .map((h, i) => el("th", { class: i >= 2 ? "num" : "" }, h)));
     const rows = p.backends.map((b) => {
       const health = b.ejected_in_clusters ? "ejected" : b.health;
       const cls = health === "healthy" ? "healthy" : health === "unknown" ? "unknown" : "unhealthy";
       const cells = [
-        el("td", {}, b.name),
-        el("td", { class: "mute" }, b.name === b.address ? "" : b.address),
+        el("td", {}, b.name, b.name === b.address ? "" : el("span", { class: "mute" }, " " + b.address)),
         el("td", { class: cls, "data-health": health }, health),
         el("td", { class: "num" }, b.in_flight == null ? "–" : b.in_flight),
         el("td", { class: "num" }, b.recent.requests),
