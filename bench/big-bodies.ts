@@ -55,7 +55,11 @@ function post(url: string, body: Buffer): Promise<{ status: number; ms: number }
 
 const chat = (pad: number) =>
   Buffer.from(
-    JSON.stringify({ model: "m", messages: [{ role: "user", content: "hi" }], metadata: { pad: "x".repeat(pad) } }),
+    JSON.stringify({
+      model: "m",
+      messages: [{ role: "user", content: "hi" }],
+      metadata: { pad: "x".repeat(pad) },
+    }),
   );
 
 const pct = (xs: number[], p: number) => {
@@ -73,7 +77,7 @@ async function phase(url: string) {
   const small: { status: number; ms: number }[] = [];
   const sends: Promise<void>[] = [];
   const smallBody = chat(100);
-  for (let i = 0; performance.now() < until; i++) {
+  while (performance.now() < until) {
     sends.push(post(url, smallBody).then((r) => void small.push(r)));
     await new Promise((r) => setTimeout(r, 1000 / SMALL_RATE));
   }
@@ -85,7 +89,10 @@ async function phase(url: string) {
     smallFailed: small.length - ok.length,
     big: bigOut.length,
     bigByStatus: Object.entries(
-      bigOut.reduce<Record<number, number>>((m, s) => ({ ...m, [s]: (m[s] ?? 0) + 1 }), {}),
+      bigOut.reduce<Record<number, number>>((m, s) => {
+        m[s] = (m[s] ?? 0) + 1;
+        return m;
+      }, {}),
     )
       .map(([s, n]) => `${s}×${n}`)
       .join(" "),
@@ -94,7 +101,14 @@ async function phase(url: string) {
 
 async function main() {
   const dir = await mkdtemp(join(tmpdir(), "switchyard-big-"));
-  const [s1, s2, listen, admin, grpc, http] = (await freePorts(6)) as number[] as [number, number, number, number, number, number];
+  const [s1, s2, listen, admin, grpc, http] = (await freePorts(6)) as number[] as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const procs: Proc[] = [];
   try {
     const fleet = [s1, s2].map((port, i) => ({
@@ -108,8 +122,15 @@ async function main() {
       maxModelLen: 100_000_000,
     }));
     await writeFile(join(dir, "fleet.json"), JSON.stringify(fleet));
-    procs.push(startProc("sims", process.execPath, [join(ROOT, "dist/test/sim/main.js"), "--fleet", join(dir, "fleet.json")]));
-    for (const p of [s1, s2]) await waitFor(`sim ${p}`, async () => (await fetch(`http://127.0.0.1:${p}/health`)).ok);
+    procs.push(
+      startProc("sims", process.execPath, [
+        join(ROOT, "dist/test/sim/main.js"),
+        "--fleet",
+        join(dir, "fleet.json"),
+      ]),
+    );
+    for (const p of [s1, s2])
+      await waitFor(`sim ${p}`, async () => (await fetch(`http://127.0.0.1:${p}/health`)).ok);
     const policyFile = join(dir, "policy.yml");
     await writeFile(policyFile, policy([s1, s2], 1024 * 1024));
     const bootstrap = join(dir, "envoy.json");
@@ -129,17 +150,24 @@ async function main() {
     const url = `http://127.0.0.1:${listen}`;
     const metricsUrl = `http://127.0.0.1:${http}/metrics`;
     const reloads = async () =>
-      Number(/switchyard_policy_reloads_total\{result="applied"\} (\d+)/.exec(await (await fetch(metricsUrl)).text())?.[1] ?? 0);
+      Number(
+        /switchyard_policy_reloads_total\{result="applied"\} (\d+)/.exec(
+          await (await fetch(metricsUrl)).text(),
+        )?.[1] ?? 0,
+      );
     console.log(
       `big bodies bench: ${BIG_CLIENTS} clients × ${BIG_BYTES >> 20} MiB bodies in a loop, small requests at ${SMALL_RATE}/s, ${PHASE_S} s phases × ${ROUNDS} rounds`,
     );
-    console.log(`${"offload".padEnd(10)}${"small p50".padStart(12)}${"small p99".padStart(12)}${"small failed".padStart(14)}  big answers`);
+    console.log(
+      `${"offload".padEnd(10)}${"small p50".padStart(12)}${"small p99".padStart(12)}${"small failed".padStart(14)}  big answers`,
+    );
     for (let round = 0; round < ROUNDS; round++) {
       for (const offload of [true, false]) {
         const before = await reloads();
         await writeFile(policyFile, policy([s1, s2], offload ? 1024 * 1024 : OFF));
         const text = await readFile(policyFile, "utf8");
-        if (round > 0 || !offload) await waitFor(`reload to ${text.length} bytes`, async () => (await reloads()) > before, 10_000);
+        if (round > 0 || !offload)
+          await waitFor(`reload to ${text.length} bytes`, async () => (await reloads()) > before, 10_000);
         const r = await phase(url);
         console.log(
           `${(offload ? "worker" : "off").padEnd(10)}${`${r.smallP50.toFixed(1)} ms`.padStart(12)}${`${r.smallP99.toFixed(1)} ms`.padStart(12)}${String(r.smallFailed).padStart(14)}  ${r.big} (${r.bigByStatus})`,

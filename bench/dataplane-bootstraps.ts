@@ -1,7 +1,7 @@
 // The two Envoy bootstraps the bench builds itself: B, Envoy alone (switchyard's listener
 // settings, no ext_proc, one static cluster of the same backends), and F, the floor (A's
 // bootstrap with the sidecar clusters pointed at bench/floor-extproc.ts).
-import { ALS_CLUSTER, HCM_BASE } from "../extproc/src/envoy/bootstrap.js";
+import { HCM_BASE } from "../extproc/src/envoy/bootstrap.js";
 import { GRPC_CLUSTER, NO_BREAKER_LIMITS, STREAM_IDLE_S } from "../extproc/src/envoy/render-xds.js";
 
 const T = "type.googleapis.com/";
@@ -107,7 +107,7 @@ export function floorBootstrap(
   b.admin.address.socket_address.port_value = p.adminPort;
   for (const l of b.static_resources.listeners) l.address.socket_address.port_value = p.listenPort;
   for (const c of b.static_resources.clusters) {
-    if (c.name !== GRPC_CLUSTER && c.name !== ALS_CLUSTER) continue;
+    if (c.name !== GRPC_CLUSTER) continue;
     for (const group of c.load_assignment.endpoints) {
       // One sidecar endpoint is enough for the floor.
       group.lb_endpoints = group.lb_endpoints.slice(0, 1);

@@ -5,9 +5,9 @@
 // bench/floor-extproc.ts), and a fourth with F's bootstrap pointed at a do-nothing Go server
 // (G: bench/go-floor, built here). Started with devkit/processes.ts, like the e2e harness.
 import { readFileSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import {
   envoyStats,
   freePorts,
@@ -180,7 +180,14 @@ async function startStackF(dir: string, p: Ports["f"], bootstrapA: string, track
   await waitReadyz(floor, p.http);
   const bootstrap = join(dir, "envoy-floor.json");
   const ports = { listenPort: p.listen, adminPort: p.admin, grpcPort: p.grpc, httpPort: p.http };
-  const boot = floorBootstrap(JSON.parse(readFileSync(bootstrapA, "utf8")), ports);
+  // F's Envoy writes its access log to a file of its own, which nothing reads: the floor pays
+  // Envoy's logging cost and no sidecar's.
+  const logA = join(dir, "access-log", "access.log");
+  const logF = join(dir, "access-log-floor", "access.log");
+  await mkdir(dirname(logF), { recursive: true });
+  const textA = readFileSync(bootstrapA, "utf8");
+  if (!textA.includes(logA)) throw new Error(`${bootstrapA} does not log to ${logA}`);
+  const boot = floorBootstrap(JSON.parse(textA.replaceAll(logA, logF)), ports);
   await writeFile(bootstrap, JSON.stringify(boot, null, 2));
   const envoyF = track(startEnvoy("envoy F (floor)", bootstrap, BENCH_PROC));
   await waitEnvoyReady(envoyF, url(p.admin), { clusters: sidecarHealthy(p.grpc) });

@@ -169,16 +169,19 @@ export interface StartOptions extends ProcOptions {
   output?: "pipe" | "inherit";
   /** Open an IPC channel too (a node child driven with `send`). */
   ipc?: boolean;
+  /** Environment variables on top of this process's. */
+  env?: Record<string, string>;
 }
 
 export function startProc(name: string, cmd: string, args: string[], o: StartOptions = {}): Proc {
   const out = o.output ?? "pipe";
   const stdio: SpawnOptions["stdio"] = o.ipc ? ["ignore", out, out, "ipc"] : ["ignore", out, out];
+  const env = o.env === undefined ? process.env : { ...process.env, ...o.env };
   const { soft, hard } = openFileLimits();
-  if (o.nofile === undefined || soft >= o.nofile) return new Proc(name, spawn(cmd, args, { stdio }), o);
+  if (o.nofile === undefined || soft >= o.nofile) return new Proc(name, spawn(cmd, args, { stdio, env }), o);
   const quoted = [cmd, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
   const script = `ulimit -n ${Math.min(o.nofile, hard)} && exec ${quoted}`;
-  return new Proc(name, spawn("sh", ["-c", script], { stdio }), o);
+  return new Proc(name, spawn("sh", ["-c", script], { stdio, env }), o);
 }
 
 async function answersOk(url: string): Promise<boolean> {
@@ -227,13 +230,19 @@ export async function waitReadyz(p: Proc, httpPort: number): Promise<void> {
   });
 }
 
+/**
+ * Envoy's command-line flags that switchyard needs beyond the bootstrap: write the access log
+ * every 100 ms instead of every 10 s (a log line waits for it).
+ */
+export const ENVOY_FLAGS = ["--file-flush-interval-msec", "100"] as const;
+
 /** Envoy with `bootstrap`, a dynamic base id (several may run at once) and log level warning. */
 export function startEnvoy(
   name: string,
   bootstrap: string,
   o: StartOptions & { args?: string[] } = {},
 ): Proc {
-  const args = ["-c", bootstrap, "--use-dynamic-base-id", "-l", "warning", ...(o.args ?? [])];
+  const args = ["-c", bootstrap, "--use-dynamic-base-id", "-l", "warning", ...ENVOY_FLAGS, ...(o.args ?? [])];
   return startProc(name, envoyBin(), args, o);
 }
 

@@ -1,10 +1,12 @@
 // Wiring only: load the policy, write Envoy's files, start gRPC + HTTP, reloads and shutdown.
+import { mkdir } from "node:fs/promises";
 import { createRequire } from "node:module";
+import { dirname } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { Classifiers } from "./classify/classifiers.js";
 import type { BootstrapOptions } from "./envoy/bootstrap.js";
 import { renderXdsFiles, writeBootstrap, writeXds } from "./envoy/write-xds.js";
-import { loadEnvoyServices } from "./extproc/protos.js";
+import { callerTokenInterceptor } from "./extproc/caller-token.js";
 import { BodyOffload } from "./extproc/offload.js";
 import { addExtProc, newGrpcServer, newHooks } from "./extproc/server.js";
 import { classifierEvents } from "./observe/classifier-events.js";
@@ -17,10 +19,10 @@ import type { Policy } from "./policy/compile.js";
 import { PolicyHolder } from "./policy/holder.js";
 import { loadPolicyFile } from "./policy/load.js";
 import { formatProblem } from "./policy/problems.js";
+import { startAccessLogReader } from "./serve/access-log-reader.js";
 import { createHttpServer, listen } from "./serve/http-endpoints.js";
 import { Reloader } from "./serve/reloader.js";
 import { onShutdownSignal } from "./serve/shutdown.js";
-import { accessLogService } from "./telemetry/als-service.js";
 import { AccessLogJoiner } from "./telemetry/attempts.js";
 import { EnvoyAdminPoller } from "./telemetry/envoy-admin.js";
 import { WindowSet } from "./telemetry/window.js";
@@ -38,6 +40,12 @@ export interface ServeOptions {
   envoyAdmin?: string | undefined;
   /** After SIGTERM: report not ready, keep serving this long (Envoy's health check moves new streams away), then stop. */
   drainMs: number;
+  /** Envoy's access-log file (bootstrap.accessLogFile): read by whichever sidecar holds its lease. */
+  accessLogFile: string;
+  /** Rotate the access-log file past this size. */
+  accessLogRotateBytes: number;
+  /** gRPC streams must carry this token (Envoy sends it); undefined lets every caller in. */
+  callerToken: string | undefined;
 }
 
 const VERSION = (createRequire(import.meta.url)("../../../package.json") as { version: string }).version;
@@ -100,11 +108,14 @@ export async function serve(o: ServeOptions): Promise<number> {
   };
   try {
     await publish(first.policy);
+    // Envoy opens the access log at start-up: its directory must be there first.
+    await mkdir(dirname(o.accessLogFile), { recursive: true });
     if (o.bootstrapFile) {
       await writeBootstrap(o.bootstrapFile, {
         ...o.bootstrap,
         sidecars: [{ address: o.grpcAddress, grpcPort: o.grpcPort, httpPort: o.httpPort }],
         xdsDir: o.xdsDir,
+        accessLogFile: o.accessLogFile,
       });
     }
   } catch (err) {
@@ -115,16 +126,8 @@ export async function serve(o: ServeOptions): Promise<number> {
     return 1;
   }
 
-  const grpcServer = newGrpcServer();
+  const grpcServer = newGrpcServer(callerCheck(o.callerToken, metrics));
   addExtProc(grpcServer, holder, hooks, (p) => classifiers.for(p));
-  const accessLog = accessLogService(
-    (entry) => {
-      const record = joiner.onEntry(entry);
-      if (record) recorder.record(record);
-    },
-    (err) => log(`access log error: ${err.message}`),
-  );
-  grpcServer.addService(loadEnvoyServices().accessLog, { StreamAccessLogs: accessLog.handler });
   const grpcPort = await new Promise<number>((res, rej) =>
     grpcServer.bindAsync(
       `${o.grpcAddress}:${o.grpcPort}`,
@@ -174,6 +177,16 @@ export async function serve(o: ServeOptions): Promise<number> {
     log(`SIGHUP: reloading ${o.policyFile}`);
     void reloader.reload();
   });
+  const accessLog = startAccessLogReader({
+    file: o.accessLogFile,
+    joiner,
+    record: (r) => recorder.record(r),
+    written: () => writer.written(),
+    metrics,
+    envoyAdmin,
+    rotateBytes: o.accessLogRotateBytes,
+    log,
+  });
 
   return onShutdownSignal({
     drainMs: o.drainMs,
@@ -183,14 +196,35 @@ export async function serve(o: ServeOptions): Promise<number> {
       ready = false;
       reloader.close();
     },
-    beforeClose: () => {
+    beforeClose: async () => {
       classifiers.close();
       poller.stop();
-      accessLog.closeAll();
+      await accessLog.stop();
       joiner.close();
       void hooks.offload?.close();
       writer.flush();
     },
     afterClose: () => http.close(),
   });
+}
+
+/** The caller-token check for the gRPC server; without a token, a warning and no check. */
+function callerCheck(token: string | undefined, metrics: ReturnType<typeof createMetrics>) {
+  if (token === undefined) {
+    log(
+      "no caller token (SWITCHYARD_GRPC_TOKEN or --grpc-token-file): any local process can open gRPC streams",
+    );
+    return [];
+  }
+  let lastWarned = 0;
+  return [
+    callerTokenInterceptor(token, (reason) => {
+      metrics.grpcRefused.inc({ reason });
+      if (Date.now() - lastWarned < 60_000) return;
+      lastWarned = Date.now();
+      log(
+        `refused a gRPC stream with a ${reason} caller token (counted in switchyard_grpc_refused_total; logged once a minute)`,
+      );
+    }),
+  ];
 }

@@ -37,12 +37,12 @@ describe("Envoy configuration", () => {
   });
 
   it("envoy --mode validate accepts envoy/envoy.yaml", async () => {
-    // Validation needs the xDS paths to exist: point them at the committed example files.
+    // Validation needs the xDS paths to exist and opens the access log: point them at the
+    // committed example files and a scratch directory.
     const dir = await mkdtemp(join(tmpdir(), "switchyard-validate-"));
-    const text = (await readFile(join(ROOT, "envoy", "envoy.yaml"), "utf8")).replaceAll(
-      "/var/run/switchyard/xds",
-      join(ROOT, "envoy", "xds-example"),
-    );
+    const text = (await readFile(join(ROOT, "envoy", "envoy.yaml"), "utf8"))
+      .replaceAll("/var/run/switchyard/xds", join(ROOT, "envoy", "xds-example"))
+      .replaceAll("/var/run/switchyard/access-log", dir);
     await writeFile(join(dir, "envoy.yaml"), text);
     const { stdout, stderr } = await run(envoyBin(), [
       "--mode",

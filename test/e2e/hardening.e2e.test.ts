@@ -262,7 +262,12 @@ function rawExchange(url: string, text: string): Promise<string> {
 describe("hardening: requests Envoy's HTTP codec refuses are logged with a code", () => {
   const stack = useStack(defaultStack);
   const cases: [string, string, number, string][] = [
-    ["an unknown method", "FOO /v1/chat/completions HTTP/1.1\r\nHost: x\r\n\r\n", 400, "invalid_http_request"],
+    [
+      "an unknown method",
+      "FOO /v1/chat/completions HTTP/1.1\r\nHost: x\r\n\r\n",
+      400,
+      "invalid_http_request",
+    ],
     [
       "a control character in a header",
       "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Bad: a\x01b\r\nContent-Length: 2\r\n\r\n{}",
@@ -287,7 +292,11 @@ describe("hardening: requests Envoy's HTTP codec refuses are logged with a code"
       assert.match(reply, new RegExp(`^HTTP/1\\.1 ${status} `), reply.slice(0, 200));
       const lines = await waitUntil(
         `a log line for the ${status}`,
-        () => s.switchyard.jsonLines().slice(seen).filter((l) => l.status === status),
+        () =>
+          s.switchyard
+            .jsonLines()
+            .slice(seen)
+            .filter((l) => l.status === status),
         (found) => found.length > 0,
       );
       assert.equal(lines[0]?.error, code);

@@ -1,5 +1,6 @@
 // End-to-end environment: simulated backends, then the switchyard process, then a real
 // Envoy, all on loopback with free ports; readiness polled; logs kept for failures.
+import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,6 +17,7 @@ import {
 } from "../../devkit/processes.js";
 import { DEFAULT_BOOTSTRAP, type SidecarEndpoint } from "../../extproc/src/envoy/bootstrap.js";
 import { writeBootstrap } from "../../extproc/src/envoy/write-xds.js";
+import { TOKEN_ENV } from "../../extproc/src/vocab/names.js";
 import { type SimFleet, type SimOptions, startSimFleet } from "../sim/sim-backend.js";
 
 export interface Stack {
@@ -24,6 +26,9 @@ export interface Stack {
   sidecarUrl: string;
   dir: string;
   policyFile: string;
+  /** Envoy's access-log file (the sidecars read it). */
+  accessLogFile: string;
+  callerToken: string | false;
   sims: SimFleet;
   /** The first sidecar (the one whose stdout tests read). */
   readonly switchyard: Proc;
@@ -50,6 +55,8 @@ export interface StackOptions {
   sidecars?: number;
   /** switchyard's --drain-ms (default 100 to keep tests quick). */
   drainMs?: number;
+  /** The gRPC caller token Envoy and the sidecars share (default: a random one; false: none). */
+  callerToken?: string | false;
 }
 
 export function fillPolicy(template: string, sims: SimFleet): string {
@@ -68,15 +75,19 @@ function sidecarPlan(opts: StackOptions, dir: string, policyFile: string, admin:
     grpcPort: ports[2 * i] as number,
     httpPort: ports[2 * i + 1] as number,
   }));
+  const token = opts.callerToken === undefined ? randomBytes(16).toString("hex") : opts.callerToken;
+  const env: Record<string, string> = token === false ? {} : { [TOKEN_ENV]: token };
+  const accessLogFile = join(dir, "access-log", "access.log");
   const start = (ep: SidecarEndpoint) =>
     startSidecar({
       policyFile,
       xdsDir: join(dir, "xds"),
       grpcPort: ep.grpcPort,
       httpPort: ep.httpPort,
-      flags: { "admin-port": admin, "drain-ms": opts.drainMs ?? 100 },
+      flags: { "admin-port": admin, "drain-ms": opts.drainMs ?? 100, "access-log": accessLogFile },
+      env,
     });
-  return { endpoints, start };
+  return { endpoints, start, env, token, accessLogFile };
 }
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
@@ -90,7 +101,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     number,
     ...number[],
   ];
-  const { endpoints, start } = sidecarPlan(opts, dir, policyFile, admin, sidecarPorts);
+  const { endpoints, start, env, token, accessLogFile } = sidecarPlan(
+    opts,
+    dir,
+    policyFile,
+    admin,
+    sidecarPorts,
+  );
   const sidecars = endpoints.map(start);
   const bootstrap = join(dir, "envoy.json");
   await writeBootstrap(bootstrap, {
@@ -100,14 +117,16 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     adminPort: admin,
     sidecars: endpoints,
     xdsDir: join(dir, "xds"),
+    accessLogFile,
   });
   const adminUrl = `http://127.0.0.1:${admin}`;
   let envoy: Proc | undefined;
+  const retired: Proc[] = [];
   const logs = () =>
-    `${sidecars.map((p, i) => `--- switchyard ${i} ---\n${p.log()}`).join("\n")}\n--- envoy ---\n${envoy?.log() ?? ""}`;
+    `${[...retired, ...sidecars].map((p, i) => `--- switchyard ${i} ---\n${p.log()}`).join("\n")}\n--- envoy ---\n${envoy?.log() ?? ""}`;
   try {
     for (const [i, ep] of endpoints.entries()) await waitReadyz(sidecars[i] as Proc, ep.httpPort);
-    envoy = startEnvoy("envoy", bootstrap, { args: opts.envoyArgs });
+    envoy = startEnvoy("envoy", bootstrap, { args: opts.envoyArgs, env });
     await waitEnvoyReady(envoy, adminUrl, { routes: "switchyard", clusters: "swy." });
   } catch (err) {
     await envoy?.stop();
@@ -116,13 +135,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     throw new Error(`${(err as Error).message}\n${logs()}`);
   }
   const started = envoy;
-  const retired: Proc[] = [];
   return {
     url: `http://127.0.0.1:${listen}`,
     adminUrl,
     sidecarUrl: `http://127.0.0.1:${(endpoints[0] as SidecarEndpoint).httpPort}`,
     dir,
     policyFile,
+    accessLogFile,
+    callerToken: token,
     sims,
     get switchyard() {
       return sidecars[0] as Proc;

@@ -44,7 +44,11 @@ describe("scale: 4 ladder steps × 3 pools", () => {
     const renderMs = performance.now() - t0;
     await writeXds(join(dir, "xds"), files);
     // validate mode does not read CDS files: put the clusters into static_resources.
-    const bootstrap = renderBootstrap({ ...DEFAULT_BOOTSTRAP, xdsDir: join(dir, "xds") }) as {
+    const bootstrap = renderBootstrap({
+      ...DEFAULT_BOOTSTRAP,
+      xdsDir: join(dir, "xds"),
+      accessLogFile: join(dir, "access.log"),
+    }) as {
       static_resources: { clusters: object[] };
       dynamic_resources?: object;
     };
@@ -84,6 +88,7 @@ describe("scale: 4 ladder steps × 3 pools", () => {
       adminPort: admin,
       sidecars: [{ address: "127.0.0.1", grpcPort: grpc, httpPort: http }],
       xdsDir: xds,
+      accessLogFile: join(dir, "access.log"),
     });
     const adminUrl = `http://127.0.0.1:${admin}`;
     const t0 = performance.now();

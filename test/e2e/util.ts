@@ -207,7 +207,11 @@ export async function envoyStats(stack: Stack, filter: string): Promise<Record<s
 export async function logLine(stack: Stack, id: string): Promise<Record<string, unknown>> {
   const lines = await waitUntil(
     `switchyard's log line for ${id}`,
-    () => stack.sidecars.flatMap((p) => p.jsonLines()).filter((l) => l.request_id === id),
+    () =>
+      stack
+        .allSidecars()
+        .flatMap((p) => p.jsonLines())
+        .filter((l) => l.request_id === id),
     (found) => found.length > 0,
   );
   assert.equal(lines.length, 1, `one log line for ${id}: ${JSON.stringify(lines)}`);

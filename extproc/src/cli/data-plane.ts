@@ -1,8 +1,9 @@
 // `switchyard render FILE --out DIR` and `switchyard serve FILE ...`.
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { type BootstrapOptions, DEFAULT_BOOTSTRAP, type SidecarEndpoint } from "../envoy/bootstrap.js";
 import { renderXdsFiles, writeBootstrap, writeXds } from "../envoy/write-xds.js";
+import { loadCallerToken } from "../extproc/caller-token.js";
 import { loadPolicyFile } from "../policy/load.js";
 import { formatProblem } from "../policy/problems.js";
 import { DEFAULT_PORTS } from "../vocab/ports.js";
@@ -25,6 +26,9 @@ const port = (v: string | undefined, fallback: number, flag: string) =>
   integer(v, fallback, flag, 65535, "a port number");
 const millis = (v: string | undefined, fallback: number, flag: string) =>
   integer(v, fallback, flag, Number.MAX_SAFE_INTEGER, "a number of milliseconds");
+/** A size given in MiB, in bytes. */
+const mib = (v: string | undefined, fallback: number, flag: string) =>
+  integer(v, fallback, flag, 1 << 20, "a size in MiB") * 1024 * 1024;
 
 const bootstrapFlags = {
   "http-port": { type: "string" },
@@ -35,7 +39,14 @@ const bootstrapFlags = {
   "admin-port": { type: "string" },
   "grpc-port": { type: "string" },
   "grpc-address": { type: "string" },
+  // Where Envoy writes its access log; default: access-log/access.log beside the xDS directory.
+  "access-log": { type: "string" },
 } as const;
+
+/** The access-log file for an xDS directory, unless --access-log names one. */
+function accessLogFile(given: string | undefined, xdsDir: string): string {
+  return given ?? join(dirname(xdsDir), "access-log", "access.log");
+}
 
 function parseSidecar(spec: string): SidecarEndpoint {
   const m = /^(.+):(\d+):(\d+)$/.exec(spec);
@@ -69,6 +80,7 @@ function bootstrapOptions(
             },
           ],
     xdsDir,
+    accessLogFile: accessLogFile(s("access-log"), xdsDir),
   };
 }
 
@@ -84,6 +96,8 @@ export async function runDataPlaneCommand(cmd: "render" | "serve", args: string[
       bootstrap: { type: "string" },
       "envoy-admin": { type: "string" },
       "drain-ms": { type: "string" },
+      "access-log-rotate-mb": { type: "string" },
+      "grpc-token-file": { type: "string" },
     },
   });
   if (positionals.length !== 1) throw new UsageError("serve takes exactly one FILE");
@@ -102,6 +116,9 @@ export async function runDataPlaneCommand(cmd: "render" | "serve", args: string[
     bootstrap: bootstrapOptions(values, xdsDir),
     envoyAdmin: values["envoy-admin"],
     drainMs: millis(values["drain-ms"], 3000, "--drain-ms"),
+    accessLogFile: resolve(accessLogFile(values["access-log"], xdsDir)),
+    accessLogRotateBytes: mib(values["access-log-rotate-mb"], 64, "--access-log-rotate-mb"),
+    callerToken: loadCallerToken(values["grpc-token-file"], process.env),
   });
 }
 

@@ -1,9 +1,16 @@
 // Envoy's bootstrap (pure): the listener, the router-level ext_proc, the gRPC clusters back
 // to switchyard, and file-based CDS/RDS pointing at the directory switchyard writes.
 import { clientError, type ErrorCode, errorBody } from "../errors.js";
-import { H } from "../vocab/names.js";
+import { H, TOKEN_ENV, TOKEN_METADATA_KEY } from "../vocab/names.js";
 import { DEFAULT_PORTS } from "../vocab/ports.js";
-import { DEFAULT_XDS_DIR, GRPC_CLUSTER, ROUTE_CONFIG_NAME, STREAM_IDLE_S } from "./common.js";
+import { DEFAULT_ACCESS_LOG, fileAccessLog } from "./access-log-format.js";
+import {
+  DEFAULT_XDS_DIR,
+  GRPC_CLUSTER,
+  NO_BREAKER_LIMITS,
+  ROUTE_CONFIG_NAME,
+  STREAM_IDLE_S,
+} from "./common.js";
 import { extProcFilter, upstreamHttpFilters } from "./upstream-filters.js";
 
 export interface BootstrapOptions {
@@ -12,13 +19,15 @@ export interface BootstrapOptions {
   adminAddress: string;
   adminPort: number;
   /**
-   * The switchyard processes Envoy talks to (ext_proc and access log on `grpcPort`); Envoy
-   * health-checks each on `httpPort` /readyz, so a sidecar that is draining for a restart
-   * gets no new streams while another one is up.
+   * The switchyard processes Envoy talks to (ext_proc on `grpcPort`); Envoy health-checks each
+   * on `httpPort` /readyz, so a sidecar that is draining for a restart gets no new streams
+   * while another one is up.
    */
   sidecars: SidecarEndpoint[];
   /** Directory holding cds.json and rds.json (absolute, or relative to Envoy's working directory). */
   xdsDir: string;
+  /** The file Envoy writes its access log to, and switchyard reads it from. */
+  accessLogFile: string;
 }
 
 export interface SidecarEndpoint {
@@ -32,8 +41,13 @@ export const DEFAULT_BOOTSTRAP: BootstrapOptions = {
   listenPort: DEFAULT_PORTS.proxy,
   adminAddress: "127.0.0.1",
   adminPort: DEFAULT_PORTS.envoyAdmin,
-  sidecars: [{ address: "127.0.0.1", grpcPort: DEFAULT_PORTS.grpc, httpPort: DEFAULT_PORTS.http }],
+  // Two sidecars, so that restarting one (a policy swap) or losing one fails no request.
+  sidecars: [
+    { address: "127.0.0.1", grpcPort: DEFAULT_PORTS.grpc, httpPort: DEFAULT_PORTS.http },
+    { address: "127.0.0.1", grpcPort: DEFAULT_PORTS.grpc2, httpPort: DEFAULT_PORTS.http2 },
+  ],
   xdsDir: DEFAULT_XDS_DIR,
+  accessLogFile: DEFAULT_ACCESS_LOG,
 };
 
 const T = "type.googleapis.com/";
@@ -74,8 +88,6 @@ export const HCM_BASE = {
   request_timeout: "0s",
 } as const;
 
-export const ALS_CLUSTER = "switchyard_als";
-
 /** Attempts without a 2xx: no response at all (connect failure, reset, per-try timeout) or >= 300. */
 const FAILED_ATTEMPT = {
   or_filter: {
@@ -95,27 +107,51 @@ const FAILED_ATTEMPT = {
 };
 
 /**
- * Envoy's gRPC access log to switchyard. Request entries and attempt entries share one
- * configuration, so Envoy gives them one logger and one stream: an attempt's entry always
- * arrives before its request's.
+ * Every gRPC stream Envoy opens to switchyard carries the caller token as initial metadata:
+ * an upstream filter on the sidecar cluster adds it from Envoy's own environment at run time,
+ * so no rendered file holds the secret. A stream without it is refused (extproc/caller-token.ts).
  */
-function grpcAccessLog(filter?: object): object {
-  return {
-    name: "envoy.access_loggers.http_grpc",
-    ...(filter ? { filter } : {}),
-    typed_config: {
-      "@type": `${T}envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig`,
-      common_config: {
-        log_name: "switchyard",
-        transport_api_version: "V3",
-        grpc_service: { envoy_grpc: { cluster_name: ALS_CLUSTER } },
-        buffer_flush_interval: "0.1s",
+function callerTokenFilters(): object[] {
+  const token = { key: TOKEN_METADATA_KEY, value: `%ENVIRONMENT(${TOKEN_ENV})%` };
+  return [
+    {
+      name: "envoy.filters.http.header_mutation",
+      typed_config: {
+        "@type": `${T}envoy.extensions.filters.http.header_mutation.v3.HeaderMutation`,
+        mutations: {
+          request_mutations: [{ append: { header: token, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" } }],
+        },
       },
-      // switchyard's join key, on the request's entry and on each attempt's.
-      additional_request_headers_to_log: [H.joinKey],
     },
-  };
+    {
+      name: "envoy.filters.http.upstream_codec",
+      typed_config: { "@type": `${T}envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec` },
+    },
+  ];
 }
+
+/**
+ * A sidecar that dies (kill -9, OOM) refuses connections: it leaves rotation at the first
+ * refused connection instead of at the next failed health check. Only connection-level
+ * failures count (gRPC answers are not judged), and one sidecar of two at most is out.
+ */
+const SIDECAR_OUTLIER_DETECTION = {
+  split_external_local_origin_errors: true,
+  consecutive_local_origin_failure: 1,
+  enforcing_consecutive_local_origin_failure: 100,
+  enforcing_consecutive_5xx: 0,
+  enforcing_consecutive_gateway_failure: 0,
+  enforcing_success_rate: 0,
+  enforcing_local_origin_success_rate: 0,
+  enforcing_failure_percentage: 0,
+  enforcing_failure_percentage_local_origin: 0,
+  interval: "1s",
+  // Out until its health check passes again (successful_active_health_check_uneject_host is on
+  // by default), not back after a second to fail more streams.
+  base_ejection_time: "30s",
+  max_ejection_time: "300s",
+  max_ejection_percent: 50,
+};
 
 function grpcCluster(name: string, o: BootstrapOptions): object {
   return {
@@ -130,21 +166,27 @@ function grpcCluster(name: string, o: BootstrapOptions): object {
         // server answers ~1,000 resets on one connection with GOAWAY (rapid-reset protection),
         // refusing the streams in flight. A fresh connection every 500 streams stays clear of it.
         common_http_protocol_options: { max_requests_per_connection: 500 },
+        http_filters: callerTokenFilters(),
       },
     },
-    // One ext_proc stream per request and per attempt: the default of 1024 would cap concurrency.
-    circuit_breakers: {
-      thresholds: [{ max_connections: 100_000, max_pending_requests: 100_000, max_requests: 100_000 }],
-    },
+    outlier_detection: SIDECAR_OUTLIER_DETECTION,
+    // One ext_proc stream per request and per attempt: the default of 1024 would cap concurrency,
+    // and the default of 3 concurrent retries would fail the streams of a dead sidecar that the
+    // ext_proc retry policy (upstream-filters.ts) moves to the other one.
+    circuit_breakers: NO_BREAKER_LIMITS,
     // Readiness decides which sidecar gets new streams. With one sidecar, Envoy's panic mode
     // keeps using it even when it reports not ready.
     health_checks: [
       {
-        timeout: "0.5s",
+        timeout: "1s",
         interval: "1s",
         // Envoy checks idle clusters only once a minute by default.
         no_traffic_interval: "1s",
-        unhealthy_threshold: 1,
+        // A 503 from /readyz (a draining sidecar) takes it out at once whatever this says; only
+        // timeouts and refused connections count towards it, so a sidecar that answers slowly on a
+        // busy machine is not taken out by one late answer (a dead one is ejected at its first
+        // refused connection by outlier detection).
+        unhealthy_threshold: 3,
         healthy_threshold: 1,
         http_health_check: { path: "/readyz" },
       },
@@ -198,8 +240,9 @@ export function renderBootstrap(o: BootstrapOptions): object {
                         },
                       },
                     ],
-                    // One entry per request, client disconnects included, streamed to switchyard.
-                    access_log: [grpcAccessLog()],
+                    // One line per request, client disconnects included, in a file that outlives
+                    // any sidecar: whichever sidecar holds the reader lease turns it into log lines.
+                    access_log: [fileAccessLog(o.accessLogFile)],
                     rds: { route_config_name: ROUTE_CONFIG_NAME, config_source: fileSource("rds.json") },
                     http_filters: [
                       extProcFilter("router"),
@@ -207,9 +250,9 @@ export function renderBootstrap(o: BootstrapOptions): object {
                         name: "envoy.filters.http.router",
                         typed_config: {
                           "@type": `${T}envoy.extensions.filters.http.router.v3.Router`,
-                          // One entry per attempt that got no 2xx, on the same stream as the
-                          // request entries: how each retried attempt failed.
-                          upstream_log: [grpcAccessLog(FAILED_ATTEMPT)],
+                          // One line per attempt that got no 2xx, in the same file (before its
+                          // request's line): how each retried attempt failed.
+                          upstream_log: [fileAccessLog(o.accessLogFile, FAILED_ATTEMPT)],
                           // The upstream ext_proc for every attempt, once here instead of on
                           // every cluster (switchyard's clusters have no http_filters of their own).
                           upstream_http_filters: upstreamHttpFilters(),
@@ -245,9 +288,7 @@ export function renderBootstrap(o: BootstrapOptions): object {
           ],
         },
       ],
-      // ext_proc and the access log go to the same gRPC server on separate clusters, so a burst
-      // of log traffic never competes with ext_proc for connections or circuit-breaker slots.
-      clusters: [grpcCluster(GRPC_CLUSTER, o), grpcCluster(ALS_CLUSTER, o)],
+      clusters: [grpcCluster(GRPC_CLUSTER, o)],
     },
     dynamic_resources: { cds_config: fileSource("cds.json") },
   };

@@ -7,12 +7,31 @@ import { GRPC_CLUSTER, T } from "./common.js";
 /** Stat prefix of the upstream filter: its counters are `http.<hcm>.upstream.ext_proc.*`, apart from the router's. */
 export const UPSTREAM_EXT_PROC_STAT_PREFIX = "upstream";
 
+/**
+ * A stream whose sidecar is gone (refused connection, or reset before the sidecar answered:
+ * killed, crashed) is opened again on another sidecar, with the messages already sent (Envoy
+ * buffers them for this). Once a sidecar has answered, nothing is retried.
+ */
+const SIDECAR_RETRY = {
+  retry_on: "connect-failure,refused-stream,reset",
+  num_retries: 2,
+  retry_back_off: { base_interval: "0.01s", max_interval: "0.05s" },
+  retry_host_predicate: [
+    {
+      name: "envoy.retry_host_predicates.previous_hosts",
+      typed_config: { "@type": `${T}envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate` },
+    },
+  ],
+  host_selection_retry_max_attempts: 5,
+};
+
 export function extProcFilter(phase: "router" | "upstream"): object {
   const config: Record<string, unknown> = {
     "@type": `${T}envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor`,
     grpc_service: {
       envoy_grpc: { cluster_name: GRPC_CLUSTER },
       initial_metadata: [{ key: PHASE_METADATA_KEY, value: phase }],
+      retry_policy: SIDECAR_RETRY,
     },
     failure_mode_allow: false,
     message_timeout: "2s",

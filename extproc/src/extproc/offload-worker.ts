@@ -10,13 +10,15 @@ import { RouterProcessor } from "./router-processor.js";
 
 const policies = new Map<string, Policy>();
 
-const asBuffer = (u8: Uint8Array) => (Buffer.isBuffer(u8) ? u8 : Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength));
+const asBuffer = (u8: Uint8Array) =>
+  Buffer.isBuffer(u8) ? u8 : Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
 
 /** Structured clone turns Buffers into Uint8Arrays; the processor reads Buffers (bodies, raw header values). */
 function revive(req: ProcessingRequest): ProcessingRequest {
   const body = req.request_body?.body;
   if (body) req.request_body = { ...req.request_body, body: asBuffer(body) };
-  for (const h of req.request_headers?.headers?.headers ?? []) if (h.raw_value) h.raw_value = asBuffer(h.raw_value);
+  for (const h of req.request_headers?.headers?.headers ?? [])
+    if (h.raw_value) h.raw_value = asBuffer(h.raw_value);
   return req;
 }
 

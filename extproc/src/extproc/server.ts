@@ -127,11 +127,13 @@ export function extProcHandler(holder: PolicyHolder, hooks: ExtProcHooks, classi
   };
 }
 
-export function newGrpcServer(): grpc.Server {
+/** `interceptors` run for every call before its handler (the caller-token check). */
+export function newGrpcServer(interceptors: grpc.ServerInterceptor[] = []): grpc.Server {
   return new grpc.Server({
     "grpc.max_receive_message_length": 512 * 1024 * 1024,
     "grpc.max_send_message_length": 512 * 1024 * 1024,
     "grpc.keepalive_permit_without_calls": 1,
+    interceptors,
   });
 }
 

@@ -27,6 +27,41 @@ describe("LogWriter", () => {
     );
   });
 
+  it("written() resolves only once the lines so far have reached the stream", async () => {
+    let release: (() => void) | undefined;
+    const gated = new Writable({
+      write(_chunk, _enc, done) {
+        release = done;
+      },
+    });
+    const w = new LogWriter(() => gated);
+    w.write({ a: 1 });
+    let out = false;
+    const written = w.written().then(() => {
+      out = true;
+    });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(out, false, "the write has not completed");
+    release?.();
+    await written;
+    assert.equal(out, true);
+    await w.written(); // nothing pending: at once
+  });
+
+  it("written() settles when the stream fails (the lines are lost, nobody waits forever)", async () => {
+    const failing = new Writable({
+      write(_chunk, _enc, done) {
+        done(Object.assign(new Error("write EPIPE"), { code: "EPIPE" }));
+      },
+    });
+    const w = new LogWriter(
+      () => failing,
+      () => {},
+    );
+    w.write({ a: 1 });
+    await w.written();
+  });
+
   it("drops and counts lines instead of buffering without bound when stdout stalls", async () => {
     const stalled = new Writable({ highWaterMark: 1, write: () => {} }); // never calls back
     const w = new LogWriter(() => stalled);

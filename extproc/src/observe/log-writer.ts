@@ -19,6 +19,9 @@ export class LogWriter {
   private out: Out | undefined;
   private brokenSince: number | undefined;
   private reported = false;
+  /** Settles once the last write handed to the stream is done (or the stream failed). */
+  private lastWrite: Promise<void> = Promise.resolve();
+  private readonly waiting = new Set<() => void>();
   dropped = 0;
   /** Called for each line dropped (metrics). */
   onDrop: (reason: "backpressure" | "broken") => void = () => {};
@@ -58,7 +61,23 @@ export class LogWriter {
       for (let i = 0; i < lines; i++) this.drop("broken");
       return;
     }
-    this.out.write(text);
+    const out = this.out;
+    this.lastWrite = new Promise<void>((resolve) => {
+      this.waiting.add(resolve);
+      out.write(text, () => {
+        this.waiting.delete(resolve);
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * Resolves once every line written so far has reached stdout (or was dropped and counted):
+   * the access-log reader moves its checkpoint only past lines that are out.
+   */
+  written(): Promise<void> {
+    this.flush();
+    return this.lastWrite;
   }
 
   private drop(reason: "backpressure" | "broken"): void {
@@ -70,6 +89,9 @@ export class LogWriter {
     (out as NodeJS.EventEmitter).on("error", (err: NodeJS.ErrnoException) => {
       if (this.out !== out) return;
       this.out = undefined;
+      // Lines in a failed write are dropped, not pending: nobody waits on them.
+      for (const resolve of this.waiting) resolve();
+      this.waiting.clear();
       this.brokenSince = this.now();
       if (!this.reported) {
         this.reported = true;

@@ -69,7 +69,23 @@ export function createMetrics() {
     }),
     logLinesDropped: new Counter({
       name: "switchyard_log_lines_dropped_total",
-      help: "Request log lines not written: stdout too slow (backpressure) or failing (broken)",
+      help: "Request log lines not written: stdout too slow (backpressure) or failing (broken), or an access-log line that was not JSON (unreadable_entry)",
+      labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
+    accessLogReader: new Gauge({
+      name: "switchyard_access_log_reader",
+      help: "1 while this sidecar holds the access-log reader lease (it writes the log lines and request metrics of every sidecar sharing the Envoy)",
+      registers: [registry],
+    }),
+    accessLogLag: new Gauge({
+      name: "switchyard_access_log_lag_bytes",
+      help: "Bytes of Envoy's access log not read yet (reader only)",
+      registers: [registry],
+    }),
+    grpcRefused: new Counter({
+      name: "switchyard_grpc_refused_total",
+      help: "gRPC streams refused for not carrying the caller token (reason: missing, wrong)",
       labelNames: ["reason"] as const,
       registers: [registry],
     }),

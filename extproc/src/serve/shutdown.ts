@@ -8,8 +8,8 @@ export interface ShutdownOptions {
   grpcServer: grpc.Server;
   /** Called first: stop reporting ready, stop watching files. */
   beginDrain: () => void;
-  /** Called after the drain, before the gRPC server closes (answer open log streams, flush). */
-  beforeClose: () => void;
+  /** Called after the drain, before the gRPC server closes (stop reading the access log, flush). */
+  beforeClose: () => void | Promise<void>;
   /** Called once the gRPC server has closed. */
   afterClose: () => void;
   log: (msg: string) => void;
@@ -24,7 +24,7 @@ export function onShutdownSignal(o: ShutdownOptions): Promise<number> {
       o.log(`${signal}: not ready; draining for ${o.drainMs} ms`);
       o.beginDrain();
       await new Promise((r) => setTimeout(r, o.drainMs));
-      o.beforeClose();
+      await o.beforeClose();
       o.grpcServer.tryShutdown(() => {
         o.afterClose();
         resolveExit(0);

@@ -27,8 +27,8 @@ describe("attemptFailure", () => {
 
 describe("isUpstreamEntry", () => {
   test("tells an attempt's entry from a request's by Envoy's access_log_type", () => {
-    assert.equal(isUpstreamEntry({ common_properties: { access_log_type: "UpstreamEnd" } }), true);
-    assert.equal(isUpstreamEntry({ common_properties: { access_log_type: "DownstreamEnd" } }), false);
+    assert.equal(isUpstreamEntry({ type: "UpstreamEnd" }), true);
+    assert.equal(isUpstreamEntry({ type: "DownstreamEnd" }), false);
     assert.equal(isUpstreamEntry({}), false);
   });
 });

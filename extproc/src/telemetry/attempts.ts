@@ -1,9 +1,14 @@
-import type { PbHttpLogEntry } from "./access-log.js";
-import { attemptFailure, type FinishedRequest, isUpstreamEntry, readLogEntry } from "./access-log.js";
 // The join step of the access-log path. Failed attempts, from Envoy's upstream log (the router filter's upstream_log: one entry per
 // attempt that got no 2xx), kept by request id until that request's own entry arrives (or they
-// expire), so the log line can list every attempt. Both kinds of entry travel on one access-log
-// stream, and an attempt ends before its request, so the attempt entries come first.
+// expire), so the log line can list every attempt. Both kinds of entry are lines of one access-log
+// file, and an attempt ends before its request, so the attempt entries come first.
+import {
+  type AccessLogEntry,
+  attemptFailure,
+  type FinishedRequest,
+  isUpstreamEntry,
+  readLogEntry,
+} from "./access-log.js";
 
 export interface FailedAttempt {
   backend: string;
@@ -114,7 +119,7 @@ export interface RequestRecord {
 
 /**
  * Access-log entries in, records out: an attempt's entry is kept until its request's entry
- * arrives (Envoy sends them on one stream, attempts first), which then comes out joined.
+ * arrives (Envoy writes them to one file, attempts first), which then comes out joined.
  */
 export class AccessLogJoiner {
   readonly attempts: AttemptRegistry;
@@ -129,7 +134,7 @@ export class AccessLogJoiner {
     this.sweeper.unref();
   }
 
-  onEntry(entry: PbHttpLogEntry): RequestRecord | undefined {
+  onEntry(entry: AccessLogEntry): RequestRecord | undefined {
     if (isUpstreamEntry(entry)) {
       const a = readLogEntry(entry);
       this.attempts.fail(a.joinKey, { backend: a.backend, outcome: attemptFailure(a) });

@@ -20,6 +20,12 @@ export const H = {
 
 /** gRPC initial metadata key telling the server which filter opened the stream. */
 export const PHASE_METADATA_KEY = "x-switchyard-phase";
+/**
+ * gRPC initial metadata key carrying the caller token: Envoy adds it to every stream from the
+ * environment variable TOKEN_ENV, and switchyard refuses a stream without the token it has.
+ */
+export const TOKEN_METADATA_KEY = "x-switchyard-token";
+export const TOKEN_ENV = "SWITCHYARD_GRPC_TOKEN";
 export type Phase = "router" | "upstream";
 
 /** Dynamic metadata namespace for the access log. */

@@ -1,0 +1,238 @@
+// Reads Envoy's access-log file (envoy/access-log-format.ts) line by line, from where the last
+// reader stopped. The position is kept in `<file>.offset` and moves only once the lines read
+// so far are out (`settled`), so a reader that stops hands over cleanly, and one that dies
+// (kill -9) leaves at most its last batch to be read again: lines can repeat then, never go
+// missing. Envoy keeps writing while no sidecar reads; the next reader catches up.
+//
+// Rotation: past `rotateBytes` the reader renames the file to `<file>.1` and asks Envoy to
+// reopen its logs (admin /reopen_logs), which creates a new file; Envoy closes the old one
+// before it creates the new one, so once the new file exists the old one is complete. The
+// reader finishes `<file>.1`, deletes it and goes on with the new file.
+import { type FileHandle, open, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
+import type { AccessLogEntry } from "./access-log.js";
+
+export interface TailOptions {
+  file: string;
+  /** Each complete line, parsed, in file order. */
+  onEntry: (entry: AccessLogEntry) => void;
+  /** A line that is not a JSON object (counted, skipped). */
+  onBadLine: () => void;
+  /** Resolves once what onEntry produced so far is out; the position moves only then. */
+  settled: () => Promise<void>;
+  /** Asks Envoy to reopen its access log. */
+  reopen: () => Promise<void>;
+  /** Rotate past this size. */
+  rotateBytes: number;
+  /** How often to look for new lines at the end of the file. */
+  pollMs?: number;
+  log: (msg: string) => void;
+  /** Bytes written by Envoy and not read yet, after each look. */
+  onLag?: (bytes: number) => void;
+}
+
+interface Position {
+  path: string;
+  ino: number;
+  offset: number;
+}
+
+const FIRST_BUFFER = 1 << 20;
+const MAX_LINE = 64 << 20;
+const REOPEN_RETRY_MS = 5_000;
+
+async function statOf(path: string) {
+  try {
+    return await stat(path);
+  } catch {
+    return undefined;
+  }
+}
+
+export class AccessLogTail {
+  private fd: FileHandle | undefined;
+  private pos: Position | undefined;
+  private buf = Buffer.alloc(FIRST_BUFFER);
+  private stopping = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private lastReopen = 0;
+  readonly rotated: string;
+  readonly checkpoint: string;
+
+  constructor(private readonly o: TailOptions) {
+    this.rotated = `${o.file}.1`;
+    this.checkpoint = `${o.file}.offset`;
+  }
+
+  start(): void {
+    this.loop = this.run().catch((err: Error) => this.o.log(`access log reader stopped: ${err.message}`));
+  }
+
+  /** Finishes the batch in hand, saves the position and stops. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping && this.pos === undefined) {
+      const at = await this.resume();
+      if (at) await this.openAt(at);
+      else await this.sleep();
+    }
+    while (!this.stopping) {
+      if ((await this.readBatch()) > 0) continue;
+      if (await this.switchIfReplaced()) continue;
+      await this.rotateIfLarge();
+      await this.sleep();
+    }
+    await this.fd?.close();
+    this.fd = undefined;
+  }
+
+  private sleep(): Promise<void> {
+    return new Promise((r) => {
+      this.wake = r;
+      setTimeout(r, this.o.pollMs ?? 100);
+    });
+  }
+
+  /** Where the last reader stopped; else the oldest file there is, from its start. */
+  private async resume(): Promise<Position | undefined> {
+    let saved: { ino?: unknown; offset?: unknown } | undefined;
+    try {
+      saved = JSON.parse(await readFile(this.checkpoint, "utf8"));
+    } catch {
+      saved = undefined;
+    }
+    const files = [];
+    for (const path of [this.rotated, this.o.file]) {
+      const st = await statOf(path);
+      if (st) files.push({ path, ino: st.ino, size: st.size });
+    }
+    const same = files.find((f) => f.ino === saved?.ino);
+    if (same) {
+      const offset = typeof saved?.offset === "number" && saved.offset <= same.size ? saved.offset : 0;
+      return { path: same.path, ino: same.ino, offset };
+    }
+    const first = files[0];
+    if (first === undefined) return undefined;
+    if (saved !== undefined)
+      this.o.log(
+        `access log: ${this.checkpoint} names a file that is gone; reading ${first.path} from its start`,
+      );
+    return { path: first.path, ino: first.ino, offset: 0 };
+  }
+
+  private async openAt(at: Position): Promise<void> {
+    await this.fd?.close();
+    this.fd = await open(at.path, "r");
+    this.pos = { ...at, ino: (await this.fd.stat()).ino };
+    await this.save();
+  }
+
+  private async save(): Promise<void> {
+    const p = this.pos as Position;
+    const tmp = `${this.checkpoint}.${process.pid}.tmp`;
+    await writeFile(tmp, JSON.stringify({ ino: p.ino, offset: p.offset }));
+    await rename(tmp, this.checkpoint);
+  }
+
+  /** Reads and hands on the complete lines after the position; returns the bytes consumed. */
+  private async readBatch(): Promise<number> {
+    const fd = this.fd as FileHandle;
+    const pos = this.pos as Position;
+    const { bytesRead } = await fd.read(this.buf, 0, this.buf.length, pos.offset);
+    const end = bytesRead === 0 ? -1 : this.buf.lastIndexOf(0x0a, bytesRead - 1);
+    if (end < 0) {
+      // Only part of a line so far: wait for the rest (and make room for a very long one).
+      if (bytesRead === this.buf.length && this.buf.length < MAX_LINE)
+        this.buf = Buffer.alloc(this.buf.length * 2);
+      await this.reportLag();
+      return 0;
+    }
+    let from = 0;
+    while (from <= end) {
+      const nl = this.buf.indexOf(0x0a, from);
+      if (nl > from) this.handle(this.buf.toString("utf8", from, nl));
+      from = nl + 1;
+    }
+    pos.offset += end + 1;
+    await this.o.settled();
+    await this.save();
+    await this.reportLag();
+    return end + 1;
+  }
+
+  private handle(line: string): void {
+    let entry: unknown;
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      entry = undefined;
+    }
+    if (entry === null || typeof entry !== "object" || Array.isArray(entry)) {
+      this.o.onBadLine();
+      return;
+    }
+    this.o.onEntry(entry as AccessLogEntry);
+  }
+
+  private async reportLag(): Promise<void> {
+    if (!this.o.onLag) return;
+    const size = (await (this.fd as FileHandle).stat()).size;
+    this.o.onLag(Math.max(0, size - (this.pos as Position).offset));
+  }
+
+  /**
+   * At the end of the file: when another file now sits at the access log's path (Envoy
+   * reopened it after a rotation, or a new Envoy created it), the one being read is complete:
+   * finish it and go on with the new one.
+   */
+  private async switchIfReplaced(): Promise<boolean> {
+    const pos = this.pos as Position;
+    const live = await statOf(this.o.file);
+    if (live === undefined || live.ino === pos.ino) {
+      if (pos.path === this.rotated && Date.now() - this.lastReopen > REOPEN_RETRY_MS) await this.askReopen();
+      if (live !== undefined) await this.restartIfTruncated(live.size);
+      return false;
+    }
+    while ((await this.readBatch()) > 0) {}
+    const left = (await (this.fd as FileHandle).stat()).size - pos.offset;
+    if (left > 0) {
+      this.o.log(`access log: ${pos.path} ends in ${left} bytes without a newline; skipped`);
+      this.o.onBadLine();
+    }
+    if (pos.path === this.rotated) await unlink(this.rotated).catch(() => {});
+    await this.openAt({ path: this.o.file, ino: live.ino, offset: 0 });
+    return true;
+  }
+
+  private async restartIfTruncated(size: number): Promise<void> {
+    const pos = this.pos as Position;
+    if (pos.path !== this.o.file || size >= pos.offset) return;
+    this.o.log(`access log: ${pos.path} shrank below the read position; reading it from its start`);
+    pos.offset = 0;
+    await this.save();
+  }
+
+  private async rotateIfLarge(): Promise<void> {
+    const pos = this.pos as Position;
+    if (pos.path !== this.o.file || pos.offset < this.o.rotateBytes) return;
+    if (await statOf(this.rotated)) return;
+    await rename(this.o.file, this.rotated);
+    pos.path = this.rotated;
+    await this.save();
+    await this.askReopen();
+  }
+
+  private async askReopen(): Promise<void> {
+    this.lastReopen = Date.now();
+    try {
+      await this.o.reopen();
+    } catch (err) {
+      this.o.log(`access log: Envoy did not reopen its log (${(err as Error).message}); asking again in 5 s`);
+    }
+  }
+}

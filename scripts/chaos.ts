@@ -1,0 +1,229 @@
+// The chaos report (not a test): the counted fault scenarios of issue 10 against a local-style
+// stack on loopback (the pinned Envoy, two switchyard sidecars, simulated backends), each under
+// an open loop of 200 requests/s, half of them streaming. For every scenario it prints the
+// responses by outcome and compares them with the log lines the sidecars wrote (matched by
+// x-request-id): missing lines, and lines written twice.
+//
+//   npm run chaos                                   # every scenario, 20 s each, 200 requests/s
+//   npm run chaos -- --only restart,kill9 --duration-s 30 --rate 200 --sidecars 1
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+import { parseArgs } from "node:util";
+import { countOutcomes, runLoad } from "../devkit/open-loop.js";
+import { envoyStats, ROOT } from "../devkit/processes.js";
+import { e2eFleet } from "../test/e2e/fleet.js";
+import { readFixture, type Stack, startStack } from "../test/e2e/harness.js";
+
+interface Scenario {
+  key: string;
+  title: string;
+  /** Runs beside the load, which started `FAULT_AT_MS` earlier. */
+  fault: (s: Stack) => Promise<void>;
+}
+
+const FAULT_AT_MS = 4_000;
+
+async function reload(s: Stack, from: string, to: string): Promise<void> {
+  const text = await readFile(s.policyFile, "utf8");
+  if (!text.includes(from)) throw new Error(`the policy has no ${from}`);
+  await writeFile(s.policyFile, text.replace(from, to));
+}
+
+const FAST = "fast:\n    - { qwen-small: 100 }";
+const FAST_SPLIT = "fast:\n    - { qwen-small: 50, deepseek-flash: 50 }";
+
+const SCENARIOS: Scenario[] = [
+  {
+    key: "backend",
+    title: "kill a backend (ql1 refuses connections)",
+    fault: async (s) => s.sims.byName("ql1").setMode("refuse"),
+  },
+  {
+    key: "reload",
+    title: "reload twice (policy file edited, then edited back)",
+    fault: async (s) => {
+      await reload(s, FAST, FAST_SPLIT);
+      await delay(6_000);
+      await reload(s, FAST_SPLIT, FAST);
+    },
+  },
+  {
+    key: "restart",
+    title: "restart the sidecars (SIGTERM, one after the other)",
+    fault: async (s) => {
+      for (let i = 0; i < s.sidecars.length; i++) await s.restartSidecar(i, "SIGTERM");
+    },
+  },
+  {
+    key: "kill9",
+    title: "kill -9 a sidecar (a new one starts at once)",
+    fault: async (s) => s.restartSidecar(0, "SIGKILL"),
+  },
+  {
+    key: "down",
+    title: "all backends down for 6 s",
+    fault: async (s) => {
+      await Promise.all(s.sims.backends.map((b) => b.setMode("refuse", { durationMs: 6_000 })));
+    },
+  },
+];
+
+interface Row {
+  scenario: string;
+  sent: number;
+  outcomes: [string, number][];
+  logLines: number;
+  missing: number;
+  duplicated: number;
+  sampleMissing: string[];
+  /** For each failed outcome, what the log line of one such request says. */
+  failureDetails: string[];
+  /** Envoy's counters for the sidecar cluster that moved during the scenario. */
+  sidecarCluster: Record<string, number>;
+}
+
+/** The sidecar cluster's connection, health-check and outlier counters. */
+const SIDECAR_STATS =
+  "^cluster\\.switchyard_grpc\\.(outlier_detection\\.ejections_enforced_total|health_check\\.failure|upstream_cx_connect_fail|upstream_rq_pending_failure_eject|upstream_cx_destroy_remote_with_active_rq|upstream_rq_rx_reset)$";
+
+function moved(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) {
+    const d = v - (before[k] ?? 0);
+    if (d !== 0) out[k.replace("cluster.switchyard_grpc.", "")] = d;
+  }
+  return out;
+}
+
+/** Log lines (by request id) of this run's requests, from every sidecar that ever ran. */
+function linesFor(s: Stack, tag: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const p of s.allSidecars()) {
+    for (const l of p.jsonLines()) {
+      const id = l.request_id;
+      if (typeof id === "string" && id.startsWith(`${tag}-`)) counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+  }
+  return counts;
+}
+
+/** Response details, flags and attempts of one logged request per failed outcome. */
+function failureDetails(s: Stack, outcomes: Map<string, string>): string[] {
+  const wanted = new Map<string, string>();
+  for (const [id, o] of outcomes) if (o !== "200" && !wanted.has(o)) wanted.set(o, id);
+  const byId = new Map<string, Record<string, unknown>>();
+  const ids = new Set(wanted.values());
+  for (const p of s.allSidecars())
+    for (const l of p.jsonLines()) if (ids.has(l.request_id as string)) byId.set(l.request_id as string, l);
+  return [...wanted].map(([o, id]) => {
+    const l = byId.get(id);
+    if (!l) return `${o}: ${id} has no log line`;
+    const what = { details: l.response_details, flags: l.response_flags, attempts: l.attempt_list };
+    return `${o}: ${id} ${JSON.stringify(what)}`;
+  });
+}
+
+/** Waits until every request has its line, or the count has not moved for 3 s. */
+async function settleLines(s: Stack, tag: string, sent: number): Promise<Map<string, number>> {
+  let last = -1;
+  let since = Date.now();
+  for (;;) {
+    const lines = linesFor(s, tag);
+    if (lines.size >= sent) return lines;
+    if (lines.size !== last) {
+      last = lines.size;
+      since = Date.now();
+    } else if (Date.now() - since > 3_000) return lines;
+    await delay(250);
+  }
+}
+
+async function runScenario(s: Stack, sc: Scenario, rate: number, durationMs: number): Promise<Row> {
+  const tag = `chaos-${sc.key}-${Date.now()}`;
+  process.stderr.write(`chaos: ${sc.title}: ${rate} requests/s for ${durationMs / 1000} s\n`);
+  const statsBefore = await envoyStats(s.adminUrl, SIDECAR_STATS);
+  const faulted = delay(FAULT_AT_MS).then(() => sc.fault(s));
+  const [load] = await Promise.all([runLoad({ url: s.url, rate, durationMs, tag }), faulted]);
+  const lines = await settleLines(s, tag, load.sent);
+  const missing = [...load.outcomes.keys()].filter((id) => !lines.has(id));
+  let duplicated = 0;
+  for (const n of lines.values()) duplicated += n - 1;
+  // Back to a healthy fleet for the next scenario.
+  await Promise.all(s.sims.backends.map((b) => b.setMode("ok")));
+  return {
+    scenario: sc.title,
+    sent: load.sent,
+    outcomes: countOutcomes(load.outcomes.values()),
+    logLines: [...lines.values()].reduce((a, b) => a + b, 0),
+    missing: missing.length,
+    duplicated,
+    sampleMissing: missing.slice(0, 5).map((id) => `${id} (${load.outcomes.get(id)})`),
+    failureDetails: failureDetails(s, load.outcomes),
+    sidecarCluster: moved(statsBefore, await envoyStats(s.adminUrl, SIDECAR_STATS)),
+  };
+}
+
+function table(rows: Row[]): string {
+  const head = ["scenario", "requests", "responses by outcome", "log lines", "missing", "twice"];
+  const body = rows.map((r) => [
+    r.scenario,
+    String(r.sent),
+    r.outcomes.map(([o, n]) => `${o}: ${n}`).join(", "),
+    String(r.logLines),
+    String(r.missing),
+    String(r.duplicated),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] as string).length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] as number)).join(" | ")} |`;
+  return [line(head), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...body.map(line)].join("\n");
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      only: { type: "string" },
+      rate: { type: "string", default: "200" },
+      "duration-s": { type: "string", default: "20" },
+      sidecars: { type: "string", default: "2" },
+    },
+  });
+  const only = values.only?.split(",");
+  const chosen = SCENARIOS.filter((s) => only === undefined || only.includes(s.key));
+  if (chosen.length === 0) throw new Error(`--only names none of ${SCENARIOS.map((s) => s.key).join(", ")}`);
+  const rate = Number(values.rate);
+  const durationMs = Number(values["duration-s"]) * 1000;
+  const stack = await startStack({
+    policy: await readFixture("e2e-policy.yml"),
+    // Streams of ~100 ms, so that a fault finds responses in flight.
+    sims: e2eFleet({ ttftMs: 20, tokensPerSec: 200, tokens: 16 }),
+    sidecars: Number(values.sidecars),
+    drainMs: 3_000,
+  });
+  const rows: Row[] = [];
+  try {
+    for (const sc of chosen) rows.push(await runScenario(stack, sc, rate, durationMs));
+  } finally {
+    await stack.stop();
+  }
+  const report = table(rows);
+  console.log(`\n${values.sidecars} sidecar(s), ${rate} requests/s, ${durationMs / 1000} s per scenario\n`);
+  console.log(report);
+  for (const r of rows) {
+    if (r.sampleMissing.length > 0)
+      console.log(`missing lines, ${r.scenario}: ${r.sampleMissing.join(", ")}`);
+    for (const d of r.failureDetails) console.log(`${r.scenario}: ${d}`);
+    console.log(`${r.scenario}: Envoy's sidecar cluster: ${JSON.stringify(r.sidecarCluster)}`);
+  }
+  await mkdir(join(ROOT, ".run"), { recursive: true });
+  await writeFile(join(ROOT, ".run", "chaos.json"), `${JSON.stringify(rows, null, 2)}\n`);
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(`chaos: ${(err as Error).stack ?? err}`);
+    process.exit(1);
+  },
+);
