@@ -6,6 +6,7 @@ import {
   explainText,
   parseHeaderArgs,
   readBodyArg,
+  readFleetArg,
   runExplain,
   UsageError,
 } from "./cli/explain.js";
@@ -16,7 +17,7 @@ import { DEFAULT_PORTS as P } from "./vocab/ports.js";
 const USAGE = `usage:
   switchyard check FILE            (also: switchyard --check FILE)
   switchyard import FILE [--out POLICY]   convert a jolteon config into a policy
-  switchyard explain FILE [-H "Name: value"]... [--body FILE] [--seed N] [--source IP] [--label LABEL] [--json]
+  switchyard explain FILE [-H "Name: value"]... [--body FILE] [--seed N] [--source IP] [--label LABEL] [--fleet FILE] [--json]
   switchyard render FILE --out DIR [--sidecar HOST:GRPC_PORT:HTTP_PORT]... [--listen-port ${P.proxy}] [--admin-port ${P.envoyAdmin}]
   switchyard serve FILE [--xds-dir DIR] [--grpc-port ${P.grpc}] [--http-port ${P.http}] [--bootstrap FILE] [--drain-ms 3000]`;
 
@@ -87,6 +88,7 @@ async function explain(args: string[]): Promise<number> {
       json: { type: "boolean", default: false },
       source: { type: "string" },
       label: { type: "string" },
+      fleet: { type: "string" },
     },
   });
   if (positionals.length !== 1) throw new UsageError("explain takes exactly one FILE");
@@ -109,7 +111,8 @@ async function explain(args: string[]): Promise<number> {
       );
     headers[loaded.policy.headers.label] = values.label;
   }
-  const { ev, classified } = await runExplain(loaded.policy, headers, text, seed, values.source);
+  const view = values.fleet === undefined ? undefined : await readFleetArg(values.fleet);
+  const { ev, classified } = await runExplain(loaded.policy, headers, text, seed, values.source, view);
   console.log(
     values.json
       ? JSON.stringify(explainJson(loaded.policy, ev, classified))

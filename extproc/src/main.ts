@@ -20,6 +20,7 @@ import { PolicyHolder } from "./policy/holder.js";
 import { loadPolicyFile } from "./policy/load.js";
 import { formatProblem } from "./policy/problems.js";
 import { startAccessLogReader } from "./serve/access-log-reader.js";
+import { startFleet } from "./serve/fleet.js";
 import { createHttpServer, listen } from "./serve/http-endpoints.js";
 import { Reloader } from "./serve/reloader.js";
 import { onShutdownSignal } from "./serve/shutdown.js";
@@ -68,8 +69,18 @@ export async function serve(o: ServeOptions): Promise<number> {
   writer.onDrop = (reason) => metrics.logLinesDropped.inc({ reason });
   const windows = new WindowSet();
   const joiner = new AccessLogJoiner((b) => holder.addresses.get(b));
-  const recorder = new Recorder(holder, metrics, writer, windows);
+  // The live fleet (windows, breakers, back-off): recorded from the access log, read by decisions.
+  const fleet = startFleet({
+    holder,
+    windows,
+    registry: metrics.registry,
+    inFlight: () => poller.backends,
+    xdsDir: o.xdsDir,
+    log,
+  });
+  const recorder = new Recorder(holder, metrics, writer, windows, Date.now, fleet);
   const hooks = newHooks();
+  hooks.fleet = fleet;
   hooks.offload = new BodyOffload(() => metrics.shed.inc({ reason: "body_queue" }));
   hooks.onFault = (phase, id, err) => {
     metrics.extprocFaults.inc({ phase });
@@ -101,7 +112,7 @@ export async function serve(o: ServeOptions): Promise<number> {
   const classifiers = new Classifiers({ env: process.env, events: classifierEvents(metrics), log });
   const publish = async (policy: Policy) => {
     await classifiers.prepare(policy);
-    const files = renderXdsFiles(policy, lastClusters);
+    const files = renderXdsFiles(policy, lastClusters, undefined, (p) => fleet.down(p));
     await writeXds(o.xdsDir, files);
     lastClusters = [...files.current];
     log(`policy ${policy.hash}: wrote ${files.clusterCount} clusters to ${o.xdsDir}`);
@@ -154,6 +165,7 @@ export async function serve(o: ServeOptions): Promise<number> {
         windows,
         streams: hooks.open,
         logDropped: writer.dropped,
+        fleet,
       }),
   });
   const httpPort = await listen(http, o.httpPort, o.httpAddress);
@@ -171,6 +183,7 @@ export async function serve(o: ServeOptions): Promise<number> {
       if (result === "rejected") return;
       loadedAt = Date.now();
       setPolicyInfo(metrics, policy.hash);
+      fleet.configure();
     },
   });
   process.on("SIGHUP", () => {
@@ -199,6 +212,7 @@ export async function serve(o: ServeOptions): Promise<number> {
     beforeClose: async () => {
       classifiers.close();
       poller.stop();
+      fleet.stop();
       await accessLog.stop();
       joiner.close();
       void hooks.offload?.close();

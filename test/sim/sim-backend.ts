@@ -84,6 +84,9 @@ class Sim implements SimBackend {
   private readonly embeddingDim: number;
   private labeler: SimLabeler | undefined;
   private current: SimMode = "ok";
+  /** Share of requests the current mode applies to (setMode's rate), and the share owed so far. */
+  private rate = 1;
+  private owed = 0;
   private requests = 0;
   private open = 0;
   private revertTimer: NodeJS.Timeout | undefined;
@@ -141,6 +144,8 @@ class Sim implements SimBackend {
     if (this.revertTimer) clearTimeout(this.revertTimer);
     this.revertTimer = undefined;
     this.current = mode;
+    this.rate = Math.min(1, Math.max(0, opts.rate ?? 1));
+    this.owed = 0;
     if (opts.durationMs !== undefined && !this.closed) {
       this.revertTimer = setTimeout(() => void this.setMode("ok"), opts.durationMs);
     }
@@ -261,7 +266,14 @@ class Sim implements SimBackend {
   /** The `x-sim-mode` header wins over the backend's mode; null means the header is invalid. */
   private requestMode(req: IncomingMessage): RequestMode | null {
     const header = headerValue(req.headers["x-sim-mode"]);
-    if (header === undefined) return this.current === "refuse" ? "reset" : this.current;
+    if (header === undefined) {
+      if (this.current === "refuse") return "reset";
+      if (this.rate >= 1 || this.current === "ok") return this.current;
+      this.owed += this.rate;
+      if (this.owed < 1) return "ok";
+      this.owed -= 1;
+      return this.current;
+    }
     const mode = parseMode(header);
     return mode === undefined || mode === "refuse" ? null : mode;
   }

@@ -53,6 +53,11 @@ export interface SimOptions extends SimTiming {
 export interface SetModeOptions extends SimTiming {
   /** Go back to "ok" after this long; the only way to end "refuse" from outside the process. */
   durationMs?: number;
+  /**
+   * Share of generation requests served with the mode (0–1, default 1); the others are "ok".
+   * Deterministic: with 0.5 every second request fails. Not for "refuse" (a listener is all or nothing).
+   */
+  rate?: number;
 }
 
 export interface RecordedRequest {

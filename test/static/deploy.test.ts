@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { promisify } from "node:util";
 import { ROOT } from "../../devkit/processes.js";
+import { registerFleetMetrics } from "../../extproc/src/observe/fleet-metrics.js";
 import { createMetrics } from "../../extproc/src/observe/metrics.js";
 
 const run = promisify(execFile);
@@ -14,6 +15,10 @@ const prom = join(ROOT, "deploy", "prometheus");
 
 async function exported(): Promise<Set<string>> {
   const m = createMetrics();
+  // The fleet's metrics live in their own file, registered on the same registry by serve/fleet.ts.
+  registerFleetMetrics(m.registry, () => undefined, () => {
+    throw new Error("no policy in this test");
+  });
   const names = new Set<string>();
   for (const metric of await m.registry.getMetricsAsJSON()) {
     names.add(metric.name);

@@ -5,6 +5,7 @@ import type { HeaderBag } from "../facts/types.js";
 import type { Policy } from "../policy/compile.js";
 import { rewriteForPool } from "../reasoning/render-body.js";
 import { decideRead, type Evaluation, evaluate, readRequest, seededRandom } from "../routing/evaluate.js";
+import { type FleetView, parseFleetJson } from "../routing/fleet-view.js";
 import {
   type Classification,
   classificationJson,
@@ -18,6 +19,15 @@ export const DEFAULT_BODY = JSON.stringify({
 });
 
 export class UsageError extends Error {}
+
+/** `--fleet FILE`: a /status document (or its `fleet` member), as the decision's FleetView. */
+export async function readFleetArg(file: string): Promise<FleetView> {
+  try {
+    return parseFleetJson(JSON.parse(await readFile(file, "utf8")));
+  } catch (err) {
+    throw new UsageError(`cannot read --fleet ${file}: ${(err as Error).message}`);
+  }
+}
 
 export function parseHeaderArgs(args: readonly string[]): Record<string, string> {
   const bag: Record<string, string> = {};
@@ -135,6 +145,8 @@ export async function runExplain(
   text: string,
   seed: number | undefined,
   source?: string,
+  /** A fleet snapshot (`--fleet FILE`: /status output); absent: no live data. */
+  view?: FleetView,
 ): Promise<{ ev: Evaluation; classified?: Classification }> {
   const rand = seed === undefined ? Math.random : seededRandom(seed);
   const read = readRequest(policy, headers, Buffer.from(text), source);

@@ -37,6 +37,8 @@ export const ACCESS_LOG_FORMAT = {
    * the true time to first token, since vLLM sends its headers before prefill ends.
    */
   ttft_us: "%COMMON_DURATION(DS_RX_BEG:US_RX_BODY_BEG:us)%",
+  /** The backend's Retry-After (on an attempt's line: that attempt's response), for back-off. */
+  retry_after: "%RESP(RETRY-AFTER)%",
   /** Start to the last byte sent; null when the client went away first (then duration_ms). */
   duration_us: "%COMMON_DURATION(DS_RX_BEG:DS_TX_END:us)%",
   duration_ms: "%DURATION%",

@@ -11,7 +11,7 @@ import { immediateError, type ProcessingRequest, type ProcessingResponse } from 
 import type { BodyOffload } from "./offload.js";
 import type { Processor, Step } from "./processor.js";
 import { loadEnvoyServices } from "./protos.js";
-import { RouterProcessor } from "./router-processor.js";
+import { type FleetSource, RouterProcessor } from "./router-processor.js";
 import { UpstreamProcessor } from "./upstream-processor.js";
 
 export interface ExtProcHooks {
@@ -23,6 +23,8 @@ export interface ExtProcHooks {
   onFault?: (phase: Phase, requestId: string | undefined, err: Error) => void;
   /** Big router bodies go to a worker thread (offload.ts); absent: everything on this thread. */
   offload?: BodyOffload;
+  /** The live fleet the router's decisions read (absent: weights only). */
+  fleet?: FleetSource;
 }
 
 export function newHooks(): ExtProcHooks {
@@ -51,7 +53,7 @@ export function extProcHandler(holder: PolicyHolder, hooks: ExtProcHooks, classi
     const processor: Processor =
       phase === "upstream"
         ? new UpstreamProcessor(policy, holder.addresses)
-        : new RouterProcessor(policy, Math.random, classifierFor?.(policy));
+        : new RouterProcessor(policy, Math.random, classifierFor?.(policy), hooks.fleet);
     hooks.open[phase]++;
     let closed = false;
     const close = () => {

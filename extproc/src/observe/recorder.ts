@@ -4,6 +4,7 @@ import { backendName } from "../policy/backend-names.js";
 import type { PolicyHolder } from "../policy/holder.js";
 import { errorCodeOf } from "../telemetry/access-log.js";
 import type { RequestRecord } from "../telemetry/attempts.js";
+import type { FleetMonitor, Outcome } from "../telemetry/fleet-monitor.js";
 import type { WindowSet } from "../telemetry/window.js";
 import { buildLogLine } from "./log-line.js";
 import type { LogWriter } from "./log-writer.js";
@@ -16,7 +17,14 @@ export class Recorder {
     private readonly writer: LogWriter,
     private readonly windows: WindowSet,
     private readonly now: () => number = Date.now,
+    /** Takes every attempt's outcome into the live windows, breakers and back-off (else: windows only). */
+    private readonly fleet?: FleetMonitor,
   ) {}
+
+  private sample(o: Outcome, at: number): void {
+    if (this.fleet) this.fleet.record(o);
+    else this.windows.get(o.backend).add({ at, ttftMs: o.ttftMs, durationMs: o.durationMs, error: !o.ok });
+  }
 
   record(r: RequestRecord): void {
     const line = buildLogLine(r, this.holder.policy);
@@ -34,7 +42,17 @@ export class Recorder {
     for (const a of attempts.slice(0, -1)) {
       if (a.backend === "") continue;
       m.attemptFailures.inc({ backend: backendName(this.holder.policy, a.backend), reason: a.outcome });
-      this.windows.get(a.backend).add({ at, ttftMs: undefined, error: true });
+      const status = /^http_(\d{3})$/.exec(a.outcome)?.[1];
+      this.sample(
+        {
+          backend: a.backend,
+          pool: a.pool ?? "none",
+          ok: false,
+          status: status === undefined ? undefined : Number(status),
+          retryAfterS: a.retryAfterS,
+        },
+        at,
+      );
     }
     if (!req.backend) return;
     const broken = r.outcome === "upstream_reset_after_response";
@@ -54,6 +72,19 @@ export class Recorder {
     };
     if (req.ttftMs !== undefined && !failed) m.ttft.observe(labels, req.ttftMs / 1000);
     if (req.durationMs !== undefined) m.duration.observe(labels, req.durationMs / 1000);
-    this.windows.get(req.backend).add({ at, ttftMs: failed ? undefined : req.ttftMs, error: failed });
+    // A 429 is the backend shedding: a failure for its windows too (Envoy retried it elsewhere).
+    const shed = req.status === 429;
+    this.sample(
+      {
+        backend: req.backend,
+        pool: pool ?? "none",
+        ok: !failed && !shed,
+        ttftMs: failed ? undefined : req.ttftMs,
+        durationMs: req.durationMs,
+        status: req.status,
+        retryAfterS: req.retryAfterS,
+      },
+      at,
+    );
   }
 }

@@ -1,6 +1,8 @@
 // One pick per ladder step, with injected randomness and the fleet as an argument; a pool already
 // on the path is not picked again, a step whose pools are all on the path is passed over, and a
-// pool the fleet says to skip (breaker open, probes out, shedding) is passed over too. Each step
+// pool the fleet says to skip (breaker open, probes out, shedding) is not picked while its step
+// has another; a step with none left keeps a skipped pool (every path has an Envoy cluster) and
+// Envoy passes it at once, its backends being UNHEALTHY in the endpoint file. Each step
 // picks by its strategy: weighted (the policy's weights), round_robin, latency_first (lowest
 // p95 TTFT) or cost_first (cheapest whose p95 fits the budget, else the fastest); the last two
 // send `exploreShare` of a step's picks to pools with too few samples to judge.
@@ -70,9 +72,16 @@ function walk(
       }
       open++;
     }
+    if (open === 0 && skipped === 0) {
+      reasons.push(reason("pick", `step${i}:skip`, `step ${i + 1}: every pool is already on the path`));
+      continue;
+    }
     if (open === 0) {
-      if (skipped === 0)
-        reasons.push(reason("pick", `step${i}:skip`, `step ${i + 1}: every pool is already on the path`));
+      // Every pool of the step is skipped. The step stays on the path, so the path is one Envoy
+      // has a cluster for, but its backends are out of the pool's endpoint file (the monitor
+      // marks them UNHEALTHY), so Envoy hands the attempt to the next pool at once.
+      const pool = weighted(step, (p) => !path.includes(p.pool), rand, i, reasons, "passed");
+      path.push(pool);
       continue;
     }
     const usable = (p: WeightedPool) =>
@@ -157,8 +166,8 @@ function byNumbers(
     const pool = weighted(cold, () => true, rand, i, reasons, "explore");
     return pool;
   }
-  warm.sort((a, b) => a.p95 - b.p95);
-  const fastest = warm[0] as (typeof warm)[number];
+  let fastest = warm[0] as (typeof warm)[number];
+  for (const w of warm) if (w.p95 < fastest.p95) fastest = w;
   if (strategy === "latency_first") {
     reasons.push(
       reason(

@@ -135,17 +135,12 @@ describe("strategies", () => {
     assert.ok(once.reasons.includes("step0:explore:dear"), once.reasons.join(" "));
   });
 
-  test("a whole step open → the request starts at the next step (no wasted attempt)", () => {
+  test("a whole step skipped → it stays on the path as passed (Envoy finds no backend and moves on)", () => {
     const v = view({ cheap: pv(1, { breaker: "open" }), mid: pv(1, { breaker: "open" }) });
-    const got = pick(ctx(v, ["weighted"]), fixed(0.5), [step(["cheap", 1], ["mid", 1]), step(["dear", 1])]);
-    assert.deepEqual(got.path, ["dear"]);
-  });
-
-  test("every pool skipped → picked as if none were (fleet:all_skipped)", () => {
-    const v = view({ cheap: pv(1, { breaker: "open" }), dear: pv(1, { breaker: "open" }) });
-    const got = pick(ctx(v, ["weighted"]), fixed(0.5), [step(["cheap", 1]), step(["dear", 1])]);
+    const got = pick(ctx(v, ["weighted"]), fixed(0.25), [step(["cheap", 1], ["mid", 1]), step(["dear", 1])]);
     assert.deepEqual(got.path, ["cheap", "dear"]);
-    assert.ok(got.reasons.includes("fleet:all_skipped"));
+    assert.ok(got.reasons.includes("step0:passed:cheap"), got.reasons.join(" "));
+    assert.ok(got.reasons.includes("skip:cheap:breaker_open"), got.reasons.join(" "));
   });
 
   test("a /status fleet snapshot round-trips", () => {

@@ -25,6 +25,8 @@ export interface FinishedRequest {
   /** Start to the first response body byte from the backend (envoy/access-log-format.ts ttft_us). */
   ttftMs: number | undefined;
   durationMs: number | undefined;
+  /** The backend's Retry-After in seconds (delta-seconds form only), if it sent one. */
+  retryAfterS: number | undefined;
   responseBytes: number;
   requestBytes: number;
   decision: DecisionRecord;
@@ -68,6 +70,7 @@ export function readLogEntry(e: AccessLogEntry): FinishedRequest {
     backend,
     attemptCount: count(e.attempts),
     ttftMs: usToMs(e.ttft_us),
+    retryAfterS: /^\d{1,6}$/.test(text(e.retry_after)) ? Number(text(e.retry_after)) : undefined,
     durationMs,
     responseBytes: count(e.response_bytes),
     requestBytes: count(e.request_bytes),

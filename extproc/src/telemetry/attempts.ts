@@ -14,6 +14,8 @@ export interface FailedAttempt {
   backend: string;
   /** connect_failed, http_503, reset, per_try_timeout, … (see attemptFailure). */
   outcome: string;
+  /** The attempt's Retry-After in seconds (429/503 back-off, telemetry/fleet-monitor.ts). */
+  retryAfterS?: number;
 }
 
 const TTL_MS = 15 * 60 * 1000;
@@ -58,6 +60,7 @@ export interface AttemptOutcome {
   pool: string | null;
   backend: string;
   outcome: string;
+  retryAfterS?: number;
 }
 
 /**
@@ -87,6 +90,7 @@ export function attemptOutcomes(
     pool: a.backend === "" ? null : (poolOf(a.backend) ?? null),
     backend: a.backend,
     outcome: a.outcome,
+    ...(a.retryAfterS === undefined ? {} : { retryAfterS: a.retryAfterS }),
   }));
 }
 
@@ -137,7 +141,11 @@ export class AccessLogJoiner {
   onEntry(entry: AccessLogEntry): RequestRecord | undefined {
     if (isUpstreamEntry(entry)) {
       const a = readLogEntry(entry);
-      this.attempts.fail(a.joinKey, { backend: a.backend, outcome: attemptFailure(a) });
+      this.attempts.fail(a.joinKey, {
+        backend: a.backend,
+        outcome: attemptFailure(a),
+        ...(a.retryAfterS === undefined ? {} : { retryAfterS: a.retryAfterS }),
+      });
       return undefined;
     }
     const req = readLogEntry(entry);

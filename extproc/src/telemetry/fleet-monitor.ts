@@ -89,7 +89,10 @@ export class FleetMonitor {
     const b = this.poolBreakers.get(pool);
     if (b === undefined || b.state !== "half_open") return;
     b.routed++;
-    if (b.probesOut(this.poolRules())) this.rebuild(this.now());
+    if (b.probesOut(this.poolRules())) {
+      this.syncDown(pool);
+      this.rebuild(this.now());
+    }
   }
 
   /** One attempt's outcome (a failed attempt, or the request's last one). */
@@ -169,8 +172,8 @@ export class FleetMonitor {
     this.events.transition(t);
     if (t.scope === "backend") {
       if (t.to !== "open") this.windows.get(t.name).clear();
-      this.syncDown(pool);
     } else if (t.to === "closed") this.windows.pool(t.name).clear();
+    this.syncDown(pool);
     this.rebuild(at);
   }
 
@@ -190,6 +193,7 @@ export class FleetMonitor {
       return;
     }
     this.emit(b.cool(at, this.poolRules()), name, at);
+    this.syncDown(name);
   }
 
   private judgeBackends(at: number, pool: string): void {
@@ -252,8 +256,15 @@ export class FleetMonitor {
     const doc = this.policy().pools.get(pool);
     if (doc === undefined) return;
     const next = new Set<string>();
+    // A skipped pool has every backend out, so Envoy passes its step at once (routing/pick.ts).
+    const pb = this.poolBreakers.get(pool);
+    const skipped = pb !== undefined && (pb.state === "open" || pb.probesOut(this.poolRules()));
     for (const b of doc.backends) {
-      if (this.backendBreakers.get(b.address)?.state === "open" || this.backoffUntil.has(b.address))
+      if (
+        skipped ||
+        this.backendBreakers.get(b.address)?.state === "open" ||
+        this.backoffUntil.has(b.address)
+      )
         next.add(b.address);
     }
     const prev = this.downNow.get(pool) ?? new Set<string>();
