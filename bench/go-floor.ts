@@ -18,7 +18,7 @@ const BUILD_TIMEOUT_MS = 10 * 60_000;
 export async function buildGoFloor(): Promise<string> {
   await mkdir(join(ROOT, ".run", "go-floor"), { recursive: true });
   try {
-    await promisify(execFile)("go", ["build", "-mod=readonly", "-o", BINARY, "."], {
+    await promisify(execFile)("go", ["build", "-mod=readonly", "-buildvcs=false", "-o", BINARY, "."], {
       cwd: SOURCE,
       timeout: BUILD_TIMEOUT_MS,
     });
