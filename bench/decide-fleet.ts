@@ -71,7 +71,10 @@ const timeBatch = (c: (typeof cases)[number]) => {
 for (let w = 0; w < 20; w++) for (const c of cases) timeBatch(c);
 const samples = cases.map(() => [] as number[]);
 const until = Date.now() + 8000;
-while (Date.now() < until) cases.forEach((c, j) => samples[j]?.push(timeBatch(c)));
+while (Date.now() < until)
+  cases.forEach((c, j) => {
+    samples[j]?.push(timeBatch(c));
+  });
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const base = median(samples[0] as number[]);
 console.log(

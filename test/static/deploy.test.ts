@@ -16,9 +16,13 @@ const prom = join(ROOT, "deploy", "prometheus");
 async function exported(): Promise<Set<string>> {
   const m = createMetrics();
   // The fleet's metrics live in their own file, registered on the same registry by serve/fleet.ts.
-  registerFleetMetrics(m.registry, () => undefined, () => {
-    throw new Error("no policy in this test");
-  });
+  registerFleetMetrics(
+    m.registry,
+    () => undefined,
+    () => {
+      throw new Error("no policy in this test");
+    },
+  );
   const names = new Set<string>();
   for (const metric of await m.registry.getMetricsAsJSON()) {
     names.add(metric.name);
