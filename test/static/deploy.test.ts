@@ -32,7 +32,7 @@ async function exported(): Promise<Set<string>> {
 }
 
 function switchyardMetricsIn(text: string): string[] {
-  return [...new Set(text.match(/switchyard_[a-z_]+/g) ?? [])];
+  return [...new Set(text.match(/switchyard_[a-z0-9_]+/g) ?? [])];
 }
 
 describe("deploy/prometheus", () => {
