@@ -12,6 +12,8 @@ import { cpus } from "node:os";
 import { parsePolicy } from "../extproc/src/policy/load.js";
 import { rewriteForPool } from "../extproc/src/reasoning/render-body.js";
 import { evaluate, seededRandom } from "../extproc/src/routing/evaluate.js";
+import { benchClassifier } from "./decide-classify.js";
+import { fmtInt, fmtTime, type Stats, stats, verdict } from "./timing.js";
 
 const TARGET_SMALL_RATE = 50_000;
 const TARGET_RATIO = 2.0;
@@ -100,27 +102,6 @@ function timeBatch(fn: (c: Case) => void, c: Case, out: number[]): void {
   }
 }
 
-interface Stats {
-  n: number;
-  rate: number;
-  p50: number;
-  p99: number;
-  mean: number;
-}
-
-function stats(ns: number[]): Stats {
-  const sorted = Float64Array.from(ns).sort();
-  const total = ns.reduce((a, b) => a + b, 0);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-  return {
-    n: ns.length,
-    rate: (ns.length * 1e9) / total,
-    p50: at(0.5),
-    p99: at(0.99),
-    mean: total / ns.length,
-  };
-}
-
 function measure(c: Case): { full: Stats; bare: Stats } {
   const sinkFull: number[] = [];
   const sinkBare: number[] = [];
@@ -143,10 +124,6 @@ function measure(c: Case): { full: Stats; bare: Stats } {
   }
   return { full: stats(f), bare: stats(b) };
 }
-
-const fmtTime = (ns: number) => (ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : `${(ns / 1e3).toFixed(1)} µs`);
-const fmtInt = (n: number) => Math.round(n).toLocaleString("en-US");
-const verdict = (ok: boolean) => (ok ? "OK" : "MISSED");
 
 const cases: Case[] = [
   {
@@ -211,5 +188,6 @@ for (const c of cases) {
   }
   console.log("");
 }
+allOk = (await benchClassifier(readFileSync(policyFile, "utf8"), smallBody())) && allOk;
 console.log(allOk ? "all targets met" : "some targets missed");
 if (sink === 0) console.log("(sink)");

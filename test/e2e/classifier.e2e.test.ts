@@ -17,6 +17,8 @@ classifier:
   embeddings:
     url: "http://\${addr:emb}/v1/embeddings"
     model: embedder
+    # Generous for a loaded test machine; the slow-endpoint test's sim takes 5 s.
+    timeout_ms: 1000
     threshold: 0.05
     examples:
 ${examplesYaml()}

@@ -33,18 +33,22 @@ function classify(c: Classifier, policy: Policy, text: string, headers: Record<s
   return Promise.resolve(c.label(body, readFacts(policy, headers, body, 0)));
 }
 
+// A loaded test machine must not turn answers into timeouts: the longest timeout unless a test
+// sets its own.
+const longTimeout = (extra: string) => (extra.includes("timeout_ms") ? "" : "    timeout_ms: 1500\n");
+
 const embeddingsYaml = (sim: SimBackend, extra = "") => `  embeddings:
     url: http://${sim.address}/v1/embeddings
     model: embedder
     threshold: 0.05
-${extra}    examples:
+${longTimeout(extra)}${extra}    examples:
 ${examplesYaml()}
 `;
 
 const llmYaml = (sim: SimBackend, extra = "") => `  llm:
     url: http://${sim.address}/v1/chat/completions
     model: judge
-${extra}`;
+${longTimeout(extra)}${extra}`;
 
 const calls = (sim: SimBackend, path: string) => sim.received.filter((r) => r.path === path).length;
 

@@ -100,7 +100,7 @@ describe("heuristic classifier", () => {
   });
 
   test("keywords match whole words and phrases, any case, across whitespace", () => {
-    const re = keywordRegex(["sum", "step by step", "c++"]);
+    const re = keywordRegex([["sum", "step by step", "c++"]]);
     assert.ok(re.test("What is the SUM?"));
     assert.ok(!re.test("a summary"));
     assert.ok(re.test("go step  by\nstep"));
@@ -127,5 +127,24 @@ describe("heuristic classifier", () => {
     assert.deepEqual(lab("2 + 2 = 4"), [0, 1]);
     assert.deepEqual(lab("∑ over i"), [0, 1]);
     assert.deepEqual(lab("just words, class of 2024"), [0, 0]);
+  });
+});
+
+describe("heuristic keyword lists", () => {
+  test("lists that share words or overlap in the text are each found", () => {
+    const h = compileHeuristic(
+      {
+        min_score: 1,
+        rules: [
+          { label: "a", score: 1, keywords: ["step by"] },
+          { label: "b", score: 1, keywords: ["by step"] },
+          { label: "c", score: 1, keywords: ["step"] },
+          { label: "d", score: 1, keywords: ["step by", "zzz"] },
+        ],
+      },
+      ["a", "b", "c", "d"],
+    );
+    assert.deepEqual(h({ text: "go step by step", messages: 1, hasTools: false, promptTokens: 1 }).scores, [1, 1, 1, 1]);
+    assert.deepEqual(h({ text: "stepby", messages: 1, hasTools: false, promptTokens: 1 }).scores, [0, 0, 0, 0]);
   });
 });

@@ -24,7 +24,8 @@ describe("lru", () => {
     assert.equal(normalize("  Hello\n\tWORLD  "), "hello world");
     assert.equal(cacheKey("Hello World"), cacheKey("hello   world "));
     assert.notEqual(cacheKey("hello world"), cacheKey("hello word"));
-    assert.equal(cacheKey("x".repeat(5000)).length, 24);
+    assert.equal(cacheKey("x".repeat(5000)).length, 44);
+    assert.equal(normalize("a\u00a0\u00a0b\n"), "a b");
   });
 });
 

@@ -88,7 +88,7 @@ describe("explain with an embeddings endpoint", () => {
   after(() => sim.close());
 
   test("embeds the examples, then the text; similarity per label", async () => {
-    const yaml = `  embeddings:\n    url: http://${sim.address}/v1/embeddings\n    model: embedder\n    threshold: 0.05\n    examples:\n${examplesYaml()}\n`;
+    const yaml = `  embeddings:\n    url: http://${sim.address}/v1/embeddings\n    model: embedder\n    timeout_ms: 1500\n    threshold: 0.05\n    examples:\n${examplesYaml()}\n`;
     const r = parsePolicy(policyWithClassifier(classifierYaml("embeddings", yaml)), {});
     assert.ok(r.ok);
     const text = JSON.stringify({

@@ -46,7 +46,10 @@ export function decideRead(
   label?: LabelFact,
   view: FleetView = NO_FLEET,
 ): Extract<Evaluation, { kind: "decided" }> {
-  const facts = label === undefined ? read.facts : { ...read.facts, label };
+  // The reading is this request's own: the label goes onto its facts (a copy would cost more
+  // than the rest of the labelled decision).
+  if (label !== undefined) read.facts.label = label;
+  const facts = read.facts;
   return {
     kind: "decided",
     raw: read.raw,
