@@ -109,7 +109,11 @@ describe("classifier through Envoy", () => {
     assert.ok((line.reasons as string[]).includes("classify:timeout"));
     emb.setTiming({ ttftMs: 0 });
     const ok = await post(stack().url, ask("cls-after", "Implement the parser and analyze its complexity"));
-    assert.equal((await logLine(stack(), "cls-after")).label_source, "embeddings", "the endpoint answers again");
+    assert.equal(
+      (await logLine(stack(), "cls-after")).label_source,
+      "embeddings",
+      "the endpoint answers again",
+    );
     assert.equal(ok.status, 200);
   });
 

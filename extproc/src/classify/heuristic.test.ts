@@ -144,7 +144,13 @@ describe("heuristic keyword lists", () => {
       },
       ["a", "b", "c", "d"],
     );
-    assert.deepEqual(h({ text: "go step by step", messages: 1, hasTools: false, promptTokens: 1 }).scores, [1, 1, 1, 1]);
-    assert.deepEqual(h({ text: "stepby", messages: 1, hasTools: false, promptTokens: 1 }).scores, [0, 0, 0, 0]);
+    assert.deepEqual(
+      h({ text: "go step by step", messages: 1, hasTools: false, promptTokens: 1 }).scores,
+      [1, 1, 1, 1],
+    );
+    assert.deepEqual(
+      h({ text: "stepby", messages: 1, hasTools: false, promptTokens: 1 }).scores,
+      [0, 0, 0, 0],
+    );
   });
 });

@@ -82,7 +82,10 @@ describe("router with a classifier", () => {
   before(async () => {
     sim = await startSimBackend({ name: "judge", servedModel: "judge", ttftMs: 20, labeler: SIM_LABELER });
     policy = load(
-      classifierYaml("llm", `  llm: { url: "http://${sim.address}/v1/chat/completions", model: judge, timeout_ms: 1500 }\n`),
+      classifierYaml(
+        "llm",
+        `  llm: { url: "http://${sim.address}/v1/chat/completions", model: judge, timeout_ms: 1500 }\n`,
+      ),
     );
     classifier = buildClassifier(policy) as Classifier;
   });
