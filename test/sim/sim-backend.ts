@@ -314,7 +314,10 @@ class Sim implements SimBackend {
   /** /v1/embeddings: the same failure modes as generation, then the vectors after ttftMs. */
   private embed(req: IncomingMessage, res: ServerResponse, json: unknown): void {
     const mode = this.requestMode(req);
-    if (mode === null) return sendJson(res, 400, errorJson(400, "sim: bad x-sim-mode"));
+    if (mode === null) {
+      sendJson(res, 400, errorJson(400, "sim: bad x-sim-mode"));
+      return;
+    }
     this.open++;
     res.on("close", () => this.open--);
     if (this.failEarly(req, res, mode)) return;
