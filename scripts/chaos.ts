@@ -6,14 +6,58 @@
 //
 //   npm run chaos                                   # every scenario, 20 s each, 200 requests/s
 //   npm run chaos -- --only restart,kill9 --duration-s 30 --rate 200 --sidecars 1
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import { countOutcomes, runLoad } from "../devkit/open-loop.js";
-import { envoyStats, ROOT } from "../devkit/processes.js";
-import { e2eFleet } from "../test/e2e/fleet.js";
-import { readFixture, type Stack, startStack } from "../test/e2e/harness.js";
+import { LocalStack } from "../devkit/local-stack.js";
+import { countOutcomes, OpenLoop } from "../devkit/open-loop.js";
+import { envoyStats, freePorts, ROOT } from "../devkit/processes.js";
+import { type SimFleet, startSimFleet } from "../test/sim/sim-backend.js";
+
+/** The stack a scenario acts on. */
+interface Stack {
+  local: LocalStack;
+  sims: SimFleet;
+  policyFile: string;
+}
+
+/** The e2e fleet (three pools of two), streams of ~100 ms so that a fault finds some in flight. */
+function fleetSpecs() {
+  const pool = (names: string[], servedModel: string) =>
+    names.map((name) => ({ name, servedModel, ttftMs: 20, tokensPerSec: 200, tokens: 16 }));
+  return [
+    ...pool(["qs1", "qs2"], "Qwen/Qwen3-VL-8B-Instruct"),
+    ...pool(["ql1", "ql2"], "Qwen/Qwen3-VL-235B-A22B-Instruct"),
+    ...pool(["ds1", "ds2"], "deepseek-ai/DeepSeek-V4-Flash"),
+  ];
+}
+
+/** test/fixtures/e2e-policy.yml with its `${addr:NAME}` placeholders filled from the fleet. */
+async function policyFor(sims: SimFleet): Promise<string> {
+  const template = await readFile(join(ROOT, "test", "fixtures", "e2e-policy.yml"), "utf8");
+  return template.replace(/\$\{addr:([\w-]+)\}/g, (_m, name: string) => sims.byName(name).address);
+}
+
+async function startChaosStack(sidecars: number): Promise<Stack> {
+  const sims = await startSimFleet(fleetSpecs());
+  const dir = await mkdtemp(join(tmpdir(), "switchyard-chaos-"));
+  const policyFile = join(dir, "policy.yml");
+  await writeFile(policyFile, await policyFor(sims));
+  const [listenPort, adminPort, ...ports] = (await freePorts(2 + 2 * sidecars)) as number[];
+  const local = await LocalStack.start({
+    policyFile,
+    dir,
+    listenPort: listenPort as number,
+    adminPort: adminPort as number,
+    sidecars: Array.from({ length: sidecars }, (_, i) => ({
+      grpcPort: ports[2 * i] as number,
+      httpPort: ports[2 * i + 1] as number,
+    })),
+  });
+  return { local, sims, policyFile };
+}
 
 interface Scenario {
   key: string;
@@ -23,6 +67,8 @@ interface Scenario {
 }
 
 const FAULT_AT_MS = 4_000;
+/** The load goes on at least this long after the fault is over (restarts take a few seconds). */
+const AFTER_FAULT_MS = 4_000;
 
 async function reload(s: Stack, from: string, to: string): Promise<void> {
   const text = await readFile(s.policyFile, "utf8");
@@ -52,13 +98,13 @@ const SCENARIOS: Scenario[] = [
     key: "restart",
     title: "restart the sidecars (SIGTERM, one after the other)",
     fault: async (s) => {
-      for (let i = 0; i < s.sidecars.length; i++) await s.restartSidecar(i, "SIGTERM");
+      for (let i = 0; i < s.local.sidecars.length; i++) await s.local.restartSidecar(i, "SIGTERM");
     },
   },
   {
     key: "kill9",
     title: "kill -9 a sidecar (a new one starts at once)",
-    fault: async (s) => s.restartSidecar(0, "SIGKILL"),
+    fault: async (s) => s.local.restartSidecar(0, "SIGKILL"),
   },
   {
     key: "down",
@@ -71,6 +117,8 @@ const SCENARIOS: Scenario[] = [
 
 interface Row {
   scenario: string;
+  /** How long the load ran. */
+  seconds: number;
   sent: number;
   outcomes: [string, number][];
   logLines: number;
@@ -99,7 +147,7 @@ function moved(before: Record<string, number>, after: Record<string, number>): R
 /** Log lines (by request id) of this run's requests, from every sidecar that ever ran. */
 function linesFor(s: Stack, tag: string): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const p of s.allSidecars()) {
+  for (const p of s.local.allSidecars()) {
     for (const l of p.jsonLines()) {
       const id = l.request_id;
       if (typeof id === "string" && id.startsWith(`${tag}-`)) counts.set(id, (counts.get(id) ?? 0) + 1);
@@ -114,7 +162,7 @@ function failureDetails(s: Stack, outcomes: Map<string, string>): string[] {
   for (const [id, o] of outcomes) if (o !== "200" && !wanted.has(o)) wanted.set(o, id);
   const byId = new Map<string, Record<string, unknown>>();
   const ids = new Set(wanted.values());
-  for (const p of s.allSidecars())
+  for (const p of s.local.allSidecars())
     for (const l of p.jsonLines()) if (ids.has(l.request_id as string)) byId.set(l.request_id as string, l);
   return [...wanted].map(([o, id]) => {
     const l = byId.get(id);
@@ -142,9 +190,15 @@ async function settleLines(s: Stack, tag: string, sent: number): Promise<Map<str
 async function runScenario(s: Stack, sc: Scenario, rate: number, durationMs: number): Promise<Row> {
   const tag = `chaos-${sc.key}-${Date.now()}`;
   process.stderr.write(`chaos: ${sc.title}: ${rate} requests/s for ${durationMs / 1000} s\n`);
-  const statsBefore = await envoyStats(s.adminUrl, SIDECAR_STATS);
-  const faulted = delay(FAULT_AT_MS).then(() => sc.fault(s));
-  const [load] = await Promise.all([runLoad({ url: s.url, rate, durationMs, tag }), faulted]);
+  const statsBefore = await envoyStats(s.local.adminUrl, SIDECAR_STATS);
+  const loop = new OpenLoop({ url: s.local.url, rate, tag });
+  const t0 = Date.now();
+  loop.start();
+  await delay(FAULT_AT_MS);
+  await sc.fault(s);
+  await delay(Math.max(durationMs - (Date.now() - t0), AFTER_FAULT_MS));
+  const load = await loop.stop();
+  const seconds = Math.round((Date.now() - t0) / 100) / 10;
   const lines = await settleLines(s, tag, load.sent);
   const missing = [...load.outcomes.keys()].filter((id) => !lines.has(id));
   let duplicated = 0;
@@ -153,6 +207,7 @@ async function runScenario(s: Stack, sc: Scenario, rate: number, durationMs: num
   await Promise.all(s.sims.backends.map((b) => b.setMode("ok")));
   return {
     scenario: sc.title,
+    seconds,
     sent: load.sent,
     outcomes: countOutcomes(load.outcomes.values()),
     logLines: [...lines.values()].reduce((a, b) => a + b, 0),
@@ -160,14 +215,15 @@ async function runScenario(s: Stack, sc: Scenario, rate: number, durationMs: num
     duplicated,
     sampleMissing: missing.slice(0, 5).map((id) => `${id} (${load.outcomes.get(id)})`),
     failureDetails: failureDetails(s, load.outcomes),
-    sidecarCluster: moved(statsBefore, await envoyStats(s.adminUrl, SIDECAR_STATS)),
+    sidecarCluster: moved(statsBefore, await envoyStats(s.local.adminUrl, SIDECAR_STATS)),
   };
 }
 
 function table(rows: Row[]): string {
-  const head = ["scenario", "requests", "responses by outcome", "log lines", "missing", "twice"];
+  const head = ["scenario", "s", "requests", "responses by outcome", "log lines", "missing", "twice"];
   const body = rows.map((r) => [
     r.scenario,
+    String(r.seconds),
     String(r.sent),
     r.outcomes.map(([o, n]) => `${o}: ${n}`).join(", "),
     String(r.logLines),
@@ -193,21 +249,18 @@ async function main(): Promise<number> {
   if (chosen.length === 0) throw new Error(`--only names none of ${SCENARIOS.map((s) => s.key).join(", ")}`);
   const rate = Number(values.rate);
   const durationMs = Number(values["duration-s"]) * 1000;
-  const stack = await startStack({
-    policy: await readFixture("e2e-policy.yml"),
-    // Streams of ~100 ms, so that a fault finds responses in flight.
-    sims: e2eFleet({ ttftMs: 20, tokensPerSec: 200, tokens: 16 }),
-    sidecars: Number(values.sidecars),
-    drainMs: 3_000,
-  });
+  const stack = await startChaosStack(Number(values.sidecars));
   const rows: Row[] = [];
   try {
     for (const sc of chosen) rows.push(await runScenario(stack, sc, rate, durationMs));
   } finally {
-    await stack.stop();
+    await stack.local.stop();
+    await stack.sims.close();
   }
   const report = table(rows);
-  console.log(`\n${values.sidecars} sidecar(s), ${rate} requests/s, ${durationMs / 1000} s per scenario\n`);
+  console.log(
+    `\n${values.sidecars} sidecar(s), ${rate} requests/s (half streaming), at least ${durationMs / 1000} s per scenario, the fault at ${FAULT_AT_MS / 1000} s\n`,
+  );
   console.log(report);
   for (const r of rows) {
     if (r.sampleMissing.length > 0)

@@ -1,17 +1,11 @@
-// The local stack: a simulated fleet for every loopback backend in the policy, switchyard,
-// and Envoy, in the foreground; Ctrl-C stops everything.
+// The local stack: a simulated fleet for every loopback backend in the policy, two switchyard
+// sidecars (restarted on the same ports when they exit, so restarting one to swap the policy
+// fails no request) and Envoy, all on loopback, in the foreground; Ctrl-C stops everything.
 //   npm run stack                      # examples/discourse.yml
 //   npm run stack -- my-policy.yml
-import { mkdir } from "node:fs/promises";
-import { join, resolve } from "node:path";
-import {
-  type Proc,
-  ROOT,
-  startEnvoy,
-  startSidecar,
-  waitEnvoyReady,
-  waitReadyz,
-} from "../devkit/processes.js";
+import { join, relative, resolve } from "node:path";
+import { LocalStack } from "../devkit/local-stack.js";
+import { type Proc, ROOT } from "../devkit/processes.js";
 import type { Policy } from "../extproc/src/policy/compile.js";
 import { loadPolicyFile } from "../extproc/src/policy/load.js";
 import { DEFAULT_PORTS as P } from "../extproc/src/vocab/ports.js";
@@ -39,20 +33,48 @@ function simsFor(policy: Policy): SimOptions[] {
   return sims;
 }
 
-function banner(policyFile: string, policy: Policy, backends: number): string {
+function banner(policyFile: string, policy: Policy, backends: number, stack: LocalStack): string {
   const h = policy.headers;
+  const sidecars = stack.sidecars.map(
+    (p, i) => `${p.name} (pid ${p.pid}, http://127.0.0.1:${stack.endpoint(i).httpPort}/status)`,
+  );
   return `
 switchyard stack is up (policy ${policyFile}, ${backends} simulated backends)
   requests   http://127.0.0.1:${P.proxy}/v1/chat/completions
-  sidecar    http://127.0.0.1:${P.http}/healthz
+  sidecars   ${sidecars.join("\n             ")}
   envoy      http://127.0.0.1:${P.envoyAdmin}/  (admin)
+  log        one JSON line per request on stdout, read from ${relative(ROOT, stack.accessLogFile)}
 
 try:
   curl -sN http://127.0.0.1:${P.proxy}/v1/chat/completions -H 'content-type: application/json' \\
     -H '${h.feature}: ai_bot' -H '${h.tier}: paid' \\
     -d '{"model":"auto","stream":true,"reasoning_effort":"low","messages":[{"role":"user","content":"hello"}]}' -D -
 
+Edit the policy and both sidecars reload it. To swap it by restarting instead: kill one
+sidecar's pid; the stack starts a new one on the same ports while Envoy sends everything to the
+other; once it says "ready", do the same with the other one. No request fails.
 Ctrl-C stops everything.`;
+}
+
+/**
+ * A sidecar that exits while the stack runs (restarted to swap the policy, or killed) comes
+ * back on the same ports; one that cannot start (an invalid policy) is tried again, less and
+ * less often, while the other one serves.
+ */
+function supervise(stack: LocalStack, i: number, stopping: () => boolean, backoffMs = 1_000): void {
+  const current = stack.sidecars[i] as Proc;
+  void current.exited.then(async (code) => {
+    if (stopping()) return;
+    console.error(`stack: ${current.name} exited (${current.child.signalCode ?? code}); starting a new one`);
+    try {
+      const next = await stack.replace(i);
+      console.error(`stack: ${next.name} ready (pid ${next.pid})`);
+      supervise(stack, i, stopping);
+    } catch {
+      await new Promise((r) => setTimeout(r, backoffMs));
+      supervise(stack, i, stopping, Math.min(backoffMs * 2, 10_000));
+    }
+  });
 }
 
 async function main(): Promise<number> {
@@ -63,50 +85,36 @@ async function main(): Promise<number> {
     return 1;
   }
   const fleet = await startSimFleet(simsFor(loaded.policy));
-  const run = join(ROOT, ".run");
-  await mkdir(run, { recursive: true });
-  const procs: Proc[] = [];
   let stopping = false;
+  let stack: LocalStack | undefined;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
-    for (const p of [...procs].reverse()) await p.stop();
+    await stack?.stop();
     await fleet.close();
     process.exit(code);
   };
-  // Either process ending on its own takes the whole stack down.
-  const watch = (p: Proc) => {
-    procs.push(p);
-    void p.exited.then(() => {
-      if (stopping) return;
-      console.error(`stack: ${p.name} exited (${p.child.signalCode ?? p.child.exitCode}); stopping`);
-      void stop(1);
-    });
-    return p;
-  };
   process.once("SIGINT", () => void stop(0));
   process.once("SIGTERM", () => void stop(0));
-
-  const bootstrap = join(run, "envoy.json");
-  const sidecar = watch(
-    startSidecar({
-      policyFile,
-      xdsDir: join(run, "xds"),
-      grpcPort: P.grpc,
-      httpPort: P.http,
-      flags: {
-        bootstrap,
-        "listen-address": "127.0.0.1",
-        "listen-port": P.proxy,
-        "admin-port": P.envoyAdmin,
-      },
-      output: "inherit",
-    }),
-  );
-  await waitReadyz(sidecar, P.http);
-  const envoy = watch(startEnvoy("envoy", bootstrap, { output: "inherit" }));
-  await waitEnvoyReady(envoy, `http://127.0.0.1:${P.envoyAdmin}`, { clusters: "swy." });
-  console.log(banner(policyFile, loaded.policy, fleet.backends.length));
+  stack = await LocalStack.start({
+    policyFile,
+    dir: join(ROOT, ".run"),
+    listenPort: P.proxy,
+    adminPort: P.envoyAdmin,
+    sidecars: [
+      { grpcPort: P.grpc, httpPort: P.http },
+      { grpcPort: P.grpc2, httpPort: P.http2 },
+    ],
+    output: "inherit",
+  });
+  for (let i = 0; i < stack.sidecars.length; i++) supervise(stack, i, () => stopping);
+  const envoy = stack.envoy as Proc;
+  void envoy.exited.then((code) => {
+    if (stopping) return;
+    console.error(`stack: envoy exited (${envoy.child.signalCode ?? code}); stopping`);
+    void stop(1);
+  });
+  console.log(banner(policyFile, loaded.policy, fleet.backends.length, stack));
   return new Promise(() => {});
 }
 

@@ -1,7 +1,7 @@
 // No request vanishes from the record when a sidecar restarts or dies. Envoy writes its access
 // log to a file whatever the sidecars do; the sidecar holding the reader lease turns it into log
 // lines and, when it stops (SIGTERM) or dies (SIGKILL), another one goes on from its saved
-// position. Counted under an open loop of 100 requests/s (half streaming): every response has
+// position. Counted under an open loop of 50 requests/s (half streaming): every response has
 // its log line, exactly once across a graceful restart, at least once across a kill -9.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -10,7 +10,7 @@ import { type Proc, waitFor, waitUntil } from "../../devkit/processes.js";
 import { e2eFleet } from "./fleet.js";
 import { readFixture, type Stack, startStack } from "./harness.js";
 
-const RATE = 100;
+const RATE = 50;
 
 /** Log lines per request id of this run, from every sidecar that ever ran. */
 function linesByRequest(stack: Stack, tag: string): Map<string, number> {
