@@ -28,6 +28,8 @@ export interface Stack {
   policyFile: string;
   /** Envoy's access-log file (the sidecars read it). */
   accessLogFile: string;
+  /** Each sidecar's address and ports. */
+  endpoints: SidecarEndpoint[];
   callerToken: string | false;
   sims: SimFleet;
   /** The first sidecar (the one whose stdout tests read). */
@@ -142,6 +144,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     dir,
     policyFile,
     accessLogFile,
+    endpoints,
     callerToken: token,
     sims,
     get switchyard() {
