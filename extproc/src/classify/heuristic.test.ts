@@ -154,3 +154,25 @@ describe("heuristic keyword lists", () => {
     );
   });
 });
+
+describe("heuristic: keywords and math in one scan", () => {
+  const h = compileHeuristic(
+    {
+      min_score: 1,
+      rules: [
+        { label: "k", score: 1, keywords: ["prove"] },
+        { label: "m", score: 1, math: true },
+      ],
+    },
+    ["k", "m"],
+  );
+  const scores = (text: string) => h({ text, messages: 1, hasTools: false, promptTokens: 1 }).scores;
+  const cases: [string, number[]][] = [
+    ["Prove that ∑ i is small", [1, 1]],
+    ["∑ first, then prove", [1, 1]],
+    ["prove it", [1, 0]],
+    ["x^2 without the word", [0, 1]],
+    ["nothing at all", [0, 0]],
+  ];
+  for (const [text, want] of cases) test(text, () => assert.deepEqual(scores(text), want));
+});
