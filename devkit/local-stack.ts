@@ -135,6 +135,6 @@ export class LocalStack {
 
   async stop(): Promise<void> {
     await this.envoy?.stop();
-    for (const p of this.sidecars) await p.stop();
+    await Promise.all(this.sidecars.map((p) => p.stop()));
   }
 }
