@@ -11,6 +11,8 @@ export type Strategy = (typeof STRATEGIES)[number];
 const strategy = z.enum(STRATEGIES);
 
 const PoolBreakerSchema = z.strictObject({
+  // Off by default: a breaker changes where failures go, so an operator turns it on knowingly.
+  enabled: z.boolean().default(false),
   // Opens when the pool's error rate over the window reaches this...
   error_rate: z.number().gt(0).max(1).default(0.5),
   // ...or its p95 time to first token exceeds this (unset: latency never opens it).
@@ -23,7 +25,7 @@ const PoolBreakerSchema = z.strictObject({
 });
 
 const BackendBreakerSchema = z.strictObject({
-  enabled: z.boolean().default(true),
+  enabled: z.boolean().default(false),
   // Out when its p95 TTFT is this many times its pool peers' (the median of their p95s)...
   slower_than_pool: z.number().min(1.5).max(1000).default(5),
   // ...or its error rate exceeds its peers' by this much.

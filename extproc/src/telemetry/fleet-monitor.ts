@@ -181,6 +181,7 @@ export class FleetMonitor {
     const cfg = this.doc.pool_breaker;
     const b = this.breaker(this.poolBreakers, "pool", name);
     if (b.state === "closed") {
+      if (!cfg.enabled) return;
       const s = this.windows.hasPool(name) ? this.windows.pool(name).summary(at) : EMPTY_SUMMARY;
       if (s.count < cfg.min_samples) return;
       const why =
