@@ -44,6 +44,8 @@ export function endpointOf(policy: Policy): { urls: string[]; model: string } {
 export class Classifiers {
   private readonly byPolicy = new WeakMap<Policy, Classifier>();
   private current: { key: string; classifier: Classifier } | undefined;
+  /** The generation before: requests decided under the policy still live (a reload may yet be refused) use it. */
+  private previous: Classifier | undefined;
   private retry: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -65,11 +67,11 @@ export class Classifiers {
       return;
     }
     const classifier = buildClassifier(policy, this.o) as Classifier;
-    const previous = this.current;
+    this.previous?.close();
+    this.previous = this.current?.classifier;
     this.current = { key, classifier };
     this.byPolicy.set(policy, classifier);
     clearTimeout(this.retry);
-    previous?.classifier.close();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       this.embed(classifier, this.o.retryMs ?? 1000),
@@ -84,6 +86,7 @@ export class Classifiers {
     this.closed = true;
     clearTimeout(this.retry);
     this.current?.classifier.close();
+    this.previous?.close();
   }
 
   /** Resolves once the classifier is ready; retries with backoff while it is the current one. */

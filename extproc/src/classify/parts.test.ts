@@ -1,7 +1,10 @@
 // The classifier's small parts: the LRU, the breaker, vectors, and the strict parsers.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { policyWithClassifier } from "../../../test/fixtures/classifier-set.js";
+import { parsePolicy } from "../policy/load.js";
 import { Breaker, type BreakerState } from "./breaker.js";
+import { endpointOf } from "./classifiers.js";
 import { cacheKey, normalize } from "./input.js";
 import { Lru } from "./lru.js";
 import { LlmRemote, parseEmbeddings } from "./remote.js";
@@ -131,5 +134,29 @@ describe("strict parsers", () => {
     assert.equal(typeof guided.parse(answer("B")), "string");
     assert.equal(typeof guided.parse(answer(null)), "string");
     assert.equal(typeof guided.parse({}), "string");
+  });
+});
+
+describe("endpoints", () => {
+  const load = (section: string) => {
+    const r = parsePolicy(policyWithClassifier(section), {});
+    if (!r.ok) assert.fail(r.errors.map((e) => e.message).join("; "));
+    return r.policy;
+  };
+  const head = "classifier:\n  kind: llm\n  labels: { a: fast }\n  fallback: a\n";
+  test("a pool: its backends in turn, its served_model", () => {
+    assert.deepEqual(endpointOf(load(`${head}  llm: { pool: small }\n`)), {
+      urls: ["http://127.0.0.1:1/v1/chat/completions"],
+      model: "small-model",
+    });
+  });
+  test("a url: as given, with its model", () => {
+    assert.deepEqual(
+      endpointOf(load(`${head}  llm: { url: "https://judge.internal/v1/chat/completions", model: j }\n`)),
+      {
+        urls: ["https://judge.internal/v1/chat/completions"],
+        model: "j",
+      },
+    );
   });
 });

@@ -31,6 +31,15 @@ export function summarize(file: string, p: Policy): string {
   lines.push(
     `  modifiers tiers: ${tiers.join(", ") || "-"}; trial ${d.modifiers.trial}; quota: ${quota || "-"}`,
   );
+  const c = d.classifier;
+  if (c !== undefined) {
+    const labels = Object.entries(c.labels).map(([l, cls]) => `${l}→${cls}`);
+    const at = c[c.kind] as { url?: string; pool?: string } | undefined;
+    const where = at?.url ?? (at?.pool === undefined ? "" : `pool ${at.pool}`);
+    lines.push(
+      `  classify  ${c.kind}${where ? ` (${where})` : ""}: ${labels.join("  ")}; fallback ${c.fallback}; cache ${c.cache.size}`,
+    );
+  }
   for (const c of d.classes) {
     const steps = (d.ladders[c] ?? []).map(
       (s) =>

@@ -120,3 +120,17 @@ describe("explain with an embeddings endpoint", () => {
     assert.match(classified?.label.detail ?? "", /embedding the examples: error/);
   });
 });
+
+describe("check with a classifier", () => {
+  test("the summary names the kind, the labels and the fallback", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "switchyard-check-"));
+    const file = join(dir, "policy.yml");
+    await writeFile(file, policyWithClassifier(classifierYaml("heuristic", HEURISTIC_YAML)));
+    const r = await cli("check", file);
+    assert.equal(r.code, 0, r.stdout);
+    assert.match(
+      r.stdout,
+      /^ {2}classify {2}heuristic: fast-path→fast {2}general→balanced {2}high-compute→frontier; fallback general; cache 10000$/m,
+    );
+  });
+});
