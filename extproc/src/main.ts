@@ -27,6 +27,7 @@ import { onShutdownSignal } from "./serve/shutdown.js";
 import { AccessLogJoiner } from "./telemetry/attempts.js";
 import { EnvoyAdminPoller } from "./telemetry/envoy-admin.js";
 import { WindowSet } from "./telemetry/window.js";
+import { TOKEN_ENV } from "./vocab/names.js";
 
 export interface ServeOptions {
   policyFile: string;
@@ -237,7 +238,7 @@ function callerCheck(token: string | undefined, metrics: ReturnType<typeof creat
       if (Date.now() - lastWarned < 60_000) return;
       lastWarned = Date.now();
       log(
-        `refused a gRPC stream with a ${reason} caller token (counted in switchyard_grpc_refused_total; logged once a minute)`,
+        `refused a gRPC stream with a ${reason} caller token: is Envoy's ${TOKEN_ENV} this sidecar's token? (counted in switchyard_grpc_refused_total; logged once a minute)`,
       );
     }),
   ];

@@ -88,6 +88,11 @@ describe("AccessLogTail", () => {
     await until("all four", () => b.seen.length === 4);
     await b.tail.stop();
     assert.deepEqual(ids(b.seen), range(0, 4));
+    assert.match(
+      b.logs.join("\n"),
+      /bytes 0-\d+ of .*may appear twice/,
+      "the next reader says which lines may repeat",
+    );
     // (Only to close the first reader's file: a killed process has no say any more.)
     const stopped = a.tail.stop();
     revive?.();

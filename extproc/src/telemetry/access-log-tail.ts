@@ -1,8 +1,10 @@
 // Reads Envoy's access-log file (envoy/access-log-format.ts) line by line, from where the last
 // reader stopped. The position is kept in `<file>.offset` and moves only once the lines read
 // so far are out (`settled`), so a reader that stops hands over cleanly, and one that dies
-// (kill -9) leaves at most its last batch to be read again: lines can repeat then, never go
-// missing. Envoy keeps writing while no sidecar reads; the next reader catches up.
+// (kill -9) leaves at most its last batch (64 KiB) to be read again: lines can repeat then,
+// never go missing. The position file also says where the batch in hand ends, so the next
+// reader says on stderr which bytes may come out twice. Envoy keeps writing while no sidecar
+// reads; the next reader catches up.
 //
 // Rotation: past `rotateBytes` the reader renames the file to `<file>.1` and asks Envoy to
 // reopen its logs (admin /reopen_logs), which creates a new file; Envoy closes the old one
@@ -36,7 +38,8 @@ interface Position {
   offset: number;
 }
 
-const FIRST_BUFFER = 1 << 20;
+/** One batch: what a reader that dies may leave to be read again. */
+const BATCH_BYTES = 64 << 10;
 const MAX_LINE = 64 << 20;
 const REOPEN_RETRY_MS = 5_000;
 
@@ -51,7 +54,7 @@ async function statOf(path: string) {
 export class AccessLogTail {
   private fd: FileHandle | undefined;
   private pos: Position | undefined;
-  private buf = Buffer.alloc(FIRST_BUFFER);
+  private buf = Buffer.alloc(BATCH_BYTES);
   private stopping = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
@@ -100,7 +103,7 @@ export class AccessLogTail {
 
   /** Where the last reader stopped; else the oldest file there is, from its start. */
   private async resume(): Promise<Position | undefined> {
-    let saved: { ino?: unknown; offset?: unknown } | undefined;
+    let saved: { ino?: unknown; offset?: unknown; pending?: unknown } | undefined;
     try {
       saved = JSON.parse(await readFile(this.checkpoint, "utf8"));
     } catch {
@@ -114,6 +117,10 @@ export class AccessLogTail {
     const same = files.find((f) => f.ino === saved?.ino);
     if (same) {
       const offset = typeof saved?.offset === "number" && saved.offset <= same.size ? saved.offset : 0;
+      if (typeof saved?.pending === "number" && saved.pending > offset)
+        this.o.log(
+          `access log: the last reader stopped while handing on bytes ${offset}-${saved.pending} of ${same.path}; their lines may appear twice`,
+        );
       return { path: same.path, ino: same.ino, offset };
     }
     const first = files[0];
@@ -132,10 +139,11 @@ export class AccessLogTail {
     await this.save();
   }
 
-  private async save(): Promise<void> {
+  /** The position; `pending`: the end of the batch being handed on (not out yet). */
+  private async save(pending?: number): Promise<void> {
     const p = this.pos as Position;
     const tmp = `${this.checkpoint}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify({ ino: p.ino, offset: p.offset }));
+    await writeFile(tmp, JSON.stringify({ ino: p.ino, offset: p.offset, ...(pending ? { pending } : {}) }));
     await rename(tmp, this.checkpoint);
   }
 
@@ -152,6 +160,7 @@ export class AccessLogTail {
       await this.reportLag();
       return 0;
     }
+    await this.save(pos.offset + end + 1);
     let from = 0;
     while (from <= end) {
       const nl = this.buf.indexOf(0x0a, from);
