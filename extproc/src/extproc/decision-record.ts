@@ -5,7 +5,7 @@
 //   body for and how to take that back, forwarded to the upstream ext_proc on every attempt.
 // One module owns both shapes, their encoding and their decoding, so adding a routing fact
 // touches the record here, the reader that fills it and the log line, nothing else.
-import type { LabelSource, RequestFacts } from "../facts/types.js";
+import { LABEL_SOURCES, type LabelSource, type RequestFacts } from "../facts/types.js";
 import type { Undo } from "../reasoning/render-body.js";
 import type { Json } from "../vocab/json.js";
 import { METADATA_NAMESPACE, UPSTREAM_NAMESPACE } from "../vocab/names.js";
@@ -128,14 +128,7 @@ export function decodeDecision(s: PbStruct | undefined | null): DecisionRecord {
   };
 }
 
-const SOURCES: ReadonlySet<string> = new Set([
-  "header",
-  "heuristic",
-  "embeddings",
-  "llm",
-  "cache",
-  "fallback",
-]);
+const SOURCES: ReadonlySet<string> = new Set(LABEL_SOURCES);
 const labelSource = (v: string | undefined) =>
   v !== undefined && SOURCES.has(v) ? (v as LabelSource) : undefined;
 

@@ -32,18 +32,21 @@ export interface BodyFacts {
 }
 
 /** Where a request's label came from (docs/policy.md, "The classifier"). */
-export type LabelSource = "header" | "heuristic" | "embeddings" | "llm" | "cache" | "fallback";
+export const LABEL_SOURCES = ["header", "heuristic", "embeddings", "llm", "cache", "fallback"] as const;
+export type LabelSource = (typeof LABEL_SOURCES)[number];
 
 /** Why the fallback label was used. */
-export type FallbackReason =
-  | "no_text"
-  | "no_match"
-  | "below_threshold"
-  | "not_ready"
-  | "breaker_open"
-  | "timeout"
-  | "error"
-  | "malformed";
+export const FALLBACK_REASONS = [
+  "no_text",
+  "no_match",
+  "below_threshold",
+  "not_ready",
+  "breaker_open",
+  "timeout",
+  "error",
+  "malformed",
+] as const;
+export type FallbackReason = (typeof FALLBACK_REASONS)[number];
 
 /** The classifier's answer, a fact like any header: the decision reads it, never computes it. */
 export interface LabelFact {
