@@ -37,7 +37,7 @@ export function summarize(file: string, p: Policy): string {
     const at = c[c.kind] as { url?: string; pool?: string } | undefined;
     const where = at?.url ?? (at?.pool === undefined ? "" : `pool ${at.pool}`);
     lines.push(
-      `  classify  ${c.kind}${where ? ` (${where})` : ""}: ${labels.join("  ")}; fallback ${c.fallback}; cache ${c.cache.size}`,
+      `  classify  ${c.kind}${where ? ` (${where})` : ""}: ${labels.join("  ")}; fallback ${c.fallback}${c.kind === "heuristic" ? "" : `; cache ${c.cache.size}`}`,
     );
   }
   for (const c of d.classes) {

@@ -130,7 +130,28 @@ describe("check with a classifier", () => {
     assert.equal(r.code, 0, r.stdout);
     assert.match(
       r.stdout,
-      /^ {2}classify {2}heuristic: fast-path→fast {2}general→balanced {2}high-compute→frontier; fallback general; cache 10000$/m,
+      /^ {2}classify {2}heuristic: fast-path→fast {2}general→balanced {2}high-compute→frontier; fallback general$/m,
+    );
+  });
+});
+
+describe("examples/classifier.yml", () => {
+  test("checks, and labels a request by its content", async () => {
+    const c = await cli("check", "examples/classifier.yml");
+    assert.equal(c.code, 0, c.stdout);
+    assert.doesNotMatch(c.stdout, /warning/);
+    const dir = await mkdtemp(join(tmpdir(), "switchyard-example-"));
+    const q = join(dir, "q.json");
+    await writeFile(
+      q,
+      JSON.stringify({ messages: [{ role: "user", content: "Prove that the loop terminates" }] }),
+    );
+    const r = await cli("explain", "examples/classifier.yml", "--body", q, "--json");
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout) as { class: string; path: string[]; classification: { label: string } };
+    assert.deepEqual(
+      [j.classification.label, j.class, j.path[0]],
+      ["high-compute", "frontier", "qwen-large"],
     );
   });
 });
