@@ -6,9 +6,6 @@ import {
   HEURISTIC_YAML,
   policyWithClassifier,
 } from "../../../test/fixtures/classifier-set.js";
-import { readRepoFile } from "../../../test/fixtures/fixtures.js";
-import { FALLBACK_REASONS, LABEL_SOURCES } from "../facts/types.js";
-import { CLASSIFIER_KINDS } from "./classifier.js";
 import { parsePolicy } from "./load.js";
 import { formatPath } from "./problems.js";
 
@@ -151,12 +148,4 @@ describe("policy: classifier", () => {
   test("api_key_env set in the environment loads", () => {
     assert.ok(parsePolicy(policyWithClassifier(EMB("    pool: small\n    api_key_env: K\n")), { K: "v" }).ok);
   });
-});
-
-test("docs/policy.md names every kind, label source, fallback reason and classifier reason token", () => {
-  const doc = readRepoFile("docs/policy.md");
-  for (const w of [...CLASSIFIER_KINDS, ...LABEL_SOURCES, ...FALLBACK_REASONS])
-    assert.ok(doc.includes(`\`${w}\``), w);
-  for (const t of ["label:<label>:<source>", "classify:<reason>", "label:none", "label:ignored"])
-    assert.ok(doc.includes(`| \`${t}\``), t);
 });
