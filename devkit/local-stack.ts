@@ -42,12 +42,19 @@ export class LocalStack {
   readonly retired: Proc[] = [];
   envoy: Proc | undefined;
   private readonly env: Record<string, string>;
+  private policyFile: string;
 
   private constructor(private readonly o: LocalStackOptions) {
     this.url = `http://127.0.0.1:${o.listenPort}`;
     this.adminUrl = `http://127.0.0.1:${o.adminPort}`;
     this.accessLogFile = join(o.dir, "access-log", "access.log");
     this.env = { [TOKEN_ENV]: randomBytes(16).toString("hex") };
+    this.policyFile = o.policyFile;
+  }
+
+  /** Sidecars started from now on load `file` (a policy swapped by restarting them). */
+  usePolicy(file: string): void {
+    this.policyFile = file;
   }
 
   static async start(o: LocalStackOptions): Promise<LocalStack> {
@@ -91,7 +98,7 @@ export class LocalStack {
     if (this.o.drainMs !== undefined) flags["drain-ms"] = this.o.drainMs;
     return startSidecar({
       name: `sidecar ${String.fromCharCode(97 + i)}`,
-      policyFile: this.o.policyFile,
+      policyFile: this.policyFile,
       xdsDir: join(this.o.dir, "xds"),
       grpcPort: ep.grpcPort,
       httpPort: ep.httpPort,

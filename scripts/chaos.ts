@@ -8,7 +8,7 @@
 //   npm run chaos -- --only restart,kill9 --duration-s 30 --rate 200 --sidecars 1
 import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { LocalStack } from "../devkit/local-stack.js";
@@ -76,6 +76,15 @@ async function reload(s: Stack, from: string, to: string): Promise<void> {
   await writeFile(s.policyFile, text.replace(from, to));
 }
 
+/** The swap: the frontier ladder loses its middle step, the fast one gains a pool (new path clusters). */
+const SWAP: [string, string][] = [
+  [
+    "    - { qwen-large: 100 }\n    - { deepseek-flash: 100 }\n    - { qwen-small: 100 }",
+    "    - { qwen-large: 100 }\n    - { qwen-small: 100 }",
+  ],
+  ["fast:\n    - { qwen-small: 100 }", "fast:\n    - { qwen-small: 50, deepseek-flash: 50 }"],
+];
+
 const FAST = "fast:\n    - { qwen-small: 100 }";
 const FAST_SPLIT = "fast:\n    - { qwen-small: 50, deepseek-flash: 50 }";
 
@@ -98,6 +107,22 @@ const SCENARIOS: Scenario[] = [
     key: "restart",
     title: "restart the sidecars (SIGTERM, one after the other)",
     fault: async (s) => {
+      for (let i = 0; i < s.local.sidecars.length; i++) await s.local.restartSidecar(i, "SIGTERM");
+    },
+  },
+  {
+    key: "swap",
+    title: "swap the policy by restarting the sidecars (new ladders)",
+    fault: async (s) => {
+      // A new file: the running sidecars keep the old policy until they are restarted.
+      const swapped = join(dirname(s.policyFile), "policy-swapped.yml");
+      const text = await readFile(s.policyFile, "utf8");
+      for (const [from] of SWAP) if (!text.includes(from)) throw new Error(`the policy has no ${from}`);
+      await writeFile(
+        swapped,
+        SWAP.reduce((t, [from, to]) => t.replace(from, to), text),
+      );
+      s.local.usePolicy(swapped);
       for (let i = 0; i < s.local.sidecars.length; i++) await s.local.restartSidecar(i, "SIGTERM");
     },
   },

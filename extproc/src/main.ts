@@ -5,7 +5,7 @@ import { dirname } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { Classifiers } from "./classify/classifiers.js";
 import type { BootstrapOptions } from "./envoy/bootstrap.js";
-import { renderXdsFiles, writeBootstrap, writeXds } from "./envoy/write-xds.js";
+import { readWrittenClusters, renderXdsFiles, writeBootstrap, writeXds } from "./envoy/write-xds.js";
 import { callerTokenInterceptor } from "./extproc/caller-token.js";
 import { BodyOffload } from "./extproc/offload.js";
 import { addExtProc, newGrpcServer, newHooks } from "./extproc/server.js";
@@ -107,8 +107,9 @@ export async function serve(o: ServeOptions): Promise<number> {
   });
   poller.start();
 
-  // Clusters of the previous policy stay one generation, for requests decided just before a reload.
-  let lastClusters: readonly object[] = [];
+  // Clusters of the previous policy stay one generation, for requests decided just before a
+  // reload; at start-up, those already written (the other sidecar may still route to them).
+  let lastClusters: readonly object[] = await readWrittenClusters(o.xdsDir);
   // Each policy's classifier, its examples embedded before the policy goes live (bounded wait).
   const classifiers = new Classifiers({ env: process.env, events: classifierEvents(metrics), log });
   const publish = async (policy: Policy) => {

@@ -42,6 +42,8 @@ export interface Stack {
   restartSidecar(i: number, signal?: "SIGTERM" | "SIGKILL"): Promise<void>;
   /** Every sidecar process the stack started, replaced ones included (their output is kept). */
   allSidecars(): Proc[];
+  /** Sidecars started from now on (restartSidecar) load this policy file instead. */
+  usePolicy(file: string): void;
   envoy: Proc;
   logs(): string;
   stop(): Promise<void>;
@@ -80,16 +82,20 @@ function sidecarPlan(opts: StackOptions, dir: string, policyFile: string, admin:
   const token = opts.callerToken === undefined ? randomBytes(16).toString("hex") : opts.callerToken;
   const env: Record<string, string> = token === false ? {} : { [TOKEN_ENV]: token };
   const accessLogFile = join(dir, "access-log", "access.log");
+  let current = policyFile;
+  const usePolicy = (file: string) => {
+    current = file;
+  };
   const start = (ep: SidecarEndpoint) =>
     startSidecar({
-      policyFile,
+      policyFile: current,
       xdsDir: join(dir, "xds"),
       grpcPort: ep.grpcPort,
       httpPort: ep.httpPort,
       flags: { "admin-port": admin, "drain-ms": opts.drainMs ?? 100, "access-log": accessLogFile },
       env,
     });
-  return { endpoints, start, env, token, accessLogFile };
+  return { endpoints, start, env, token, accessLogFile, usePolicy };
 }
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
@@ -103,7 +109,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     number,
     ...number[],
   ];
-  const { endpoints, start, env, token, accessLogFile } = sidecarPlan(
+  const { endpoints, start, env, token, accessLogFile, usePolicy } = sidecarPlan(
     opts,
     dir,
     policyFile,
@@ -154,6 +160,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     envoy: started,
     logs,
     allSidecars: () => [...retired, ...sidecars],
+    usePolicy,
     async restartSidecar(i: number, signal: "SIGTERM" | "SIGKILL" = "SIGTERM") {
       const ep = endpoints[i] as SidecarEndpoint;
       const old = sidecars[i] as Proc;

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { REPO_ROOT as ROOT } from "../../../test/fixtures/fixtures.js";
 import { parsePolicy } from "../policy/load.js";
-import { endpointFilesNamed, renderXdsFiles, writeXds } from "./write-xds.js";
+import { endpointFilesNamed, readWrittenClusters, renderXdsFiles, writeXds } from "./write-xds.js";
 
 const load = (text: string) => {
   const r = parsePolicy(text);
@@ -35,6 +35,17 @@ describe("renderXdsFiles", () => {
     const third = renderXdsFiles(b, second.current);
     assert.ok(!names(third.cds).includes("swy.qwen-small"), "dropped one reload later");
     assert.deepEqual(names(third.cds), names(renderXdsFiles(b).cds));
+  });
+
+  it("a sidecar starting with a new policy keeps the clusters already written (its peer may route to them)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "swy-xds-"));
+    assert.deepEqual(await readWrittenClusters(dir), [], "nothing written yet");
+    await writeXds(dir, renderXdsFiles(a));
+    const written = await readWrittenClusters(dir);
+    const started = renderXdsFiles(b, written);
+    assert.ok(names(started.cds).includes("swy.qwen-small"), "the old policy's path is still there");
+    await writeXds(dir, started);
+    assert.ok(names(await readFile(join(dir, "cds.json"), "utf8")).includes("swy.qwen-small"));
   });
 });
 

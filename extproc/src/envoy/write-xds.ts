@@ -93,6 +93,21 @@ export async function writeEndpoints(dir: string, files: RenderedFiles): Promise
   for (const [file, content] of files.eds) await writeIfChanged(join(dir, file), content);
 }
 
+/**
+ * The clusters of the cds.json already in `dir` (written by the other sidecar, or by this one
+ * before it restarted); none if there is none. A sidecar that starts keeps them for one
+ * generation: during a rolling restart that swaps the policy, the sidecar still on the old
+ * policy routes to clusters the new one may not have.
+ */
+export async function readWrittenClusters(dir: string): Promise<object[]> {
+  try {
+    const parsed = JSON.parse(await readFile(join(dir, "cds.json"), "utf8")) as { resources?: unknown };
+    return Array.isArray(parsed.resources) ? (parsed.resources as object[]) : [];
+  } catch {
+    return [];
+  }
+}
+
 export async function writeBootstrap(file: string, opts: BootstrapOptions): Promise<void> {
   await writeAtomic(file, `${JSON.stringify(renderBootstrap(opts), null, 1)}\n`);
 }
