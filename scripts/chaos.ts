@@ -128,8 +128,11 @@ const SCENARIOS: Scenario[] = [
   },
   {
     key: "kill9",
-    title: "kill -9 a sidecar (a new one starts at once)",
-    fault: async (s) => s.local.restartSidecar(0, "SIGKILL"),
+    title: "kill -9 the sidecar reading the access log (a new one starts at once)",
+    fault: async (s) => {
+      const reader = s.local.sidecars.findIndex((p) => p.log().includes("reading Envoy's access log"));
+      await s.local.restartSidecar(Math.max(reader, 0), "SIGKILL");
+    },
   },
   {
     key: "down",
