@@ -61,6 +61,8 @@ export interface StackOptions {
   drainMs?: number;
   /** The gRPC caller token Envoy and the sidecars share (default: a random one; false: none). */
   callerToken?: string | false;
+  /** Further `switchyard serve` flags for every sidecar. */
+  sidecarFlags?: Record<string, string | number>;
 }
 
 export function fillPolicy(template: string, sims: SimFleet): string {
@@ -92,7 +94,12 @@ function sidecarPlan(opts: StackOptions, dir: string, policyFile: string, admin:
       xdsDir: join(dir, "xds"),
       grpcPort: ep.grpcPort,
       httpPort: ep.httpPort,
-      flags: { "admin-port": admin, "drain-ms": opts.drainMs ?? 100, "access-log": accessLogFile },
+      flags: {
+        "admin-port": admin,
+        "drain-ms": opts.drainMs ?? 100,
+        "access-log": accessLogFile,
+        ...opts.sidecarFlags,
+      },
       env,
     });
   return { endpoints, start, env, token, accessLogFile, usePolicy };

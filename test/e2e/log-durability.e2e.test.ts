@@ -4,6 +4,7 @@
 // position. Counted under an open loop of 50 requests/s (half streaming): every response has
 // its log line, exactly once across a graceful restart, at least once across a kill -9.
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { countOutcomes, type LoadResult, OpenLoop } from "../../devkit/open-loop.js";
 import { type Proc, waitFor, waitUntil } from "../../devkit/processes.js";
@@ -102,5 +103,40 @@ describe("log lines across sidecar restarts and deaths", () => {
     // Requests whose ext_proc stream was open on the killed sidecar fail; they are logged too.
     t.diagnostic(`${load.sent} requests: ${JSON.stringify(outcomes)}; ${twice} lines written twice`);
     assert.equal(lines.size, load.sent);
+  });
+});
+
+describe("access-log rotation under traffic", () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({
+      policy: await readFixture("e2e-policy.yml"),
+      sims: e2eFleet({ ttftMs: 5, tokensPerSec: 0, tokens: 8 }),
+      // ~20 KiB: a rotation every few dozen requests.
+      sidecarFlags: { "access-log-rotate-mb": 0.02 },
+    });
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  it("renamed, reopened by Envoy, finished: every request has one line", async (t) => {
+    const loop = new OpenLoop({ url: stack.url, rate: RATE, tag: "rotate" });
+    loop.start();
+    const rotations = () => stack.switchyard.log().split("access log: rotated").length - 1;
+    await waitUntil("three rotations", rotations, (n) => n >= 3, 60_000);
+    const load = await loop.stop();
+    const lines = await everyLine(stack, "rotate", load);
+    t.diagnostic(`${load.sent} requests, ${rotations()} rotations`);
+    assert.deepEqual(countOutcomes(load.outcomes.values()), [["200", load.sent]]);
+    assert.deepEqual(
+      [...lines.values()].filter((n) => n > 1),
+      [],
+      "no line twice",
+    );
+    await waitFor(
+      "the rotated file finished and removed",
+      async () => !existsSync(`${stack.accessLogFile}.1`),
+    );
   });
 });

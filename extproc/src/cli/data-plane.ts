@@ -26,9 +26,14 @@ const port = (v: string | undefined, fallback: number, flag: string) =>
   integer(v, fallback, flag, 65535, "a port number");
 const millis = (v: string | undefined, fallback: number, flag: string) =>
   integer(v, fallback, flag, Number.MAX_SAFE_INTEGER, "a number of milliseconds");
-/** A size given in MiB, in bytes. */
-const mib = (v: string | undefined, fallback: number, flag: string) =>
-  integer(v, fallback, flag, 1 << 20, "a size in MiB") * 1024 * 1024;
+/** A size given in MiB (fractions allowed), in bytes. */
+function mib(v: string | undefined, fallback: number, flag: string): number {
+  if (v === undefined) return fallback * 1024 * 1024;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n) || n <= 0 || n > 1 << 20)
+    throw new UsageError(`${flag} wants a size in MiB, got ${v}`);
+  return Math.ceil(n * 1024 * 1024);
+}
 
 const bootstrapFlags = {
   "http-port": { type: "string" },

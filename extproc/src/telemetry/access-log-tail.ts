@@ -233,6 +233,7 @@ export class AccessLogTail {
     await rename(this.o.file, this.rotated);
     pos.path = this.rotated;
     await this.save();
+    this.o.log(`access log: rotated ${this.o.file} at ${pos.offset} bytes`);
     await this.askReopen();
   }
 
