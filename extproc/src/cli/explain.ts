@@ -152,7 +152,7 @@ export async function runExplain(
   const read = readRequest(policy, headers, Buffer.from(text), source);
   if (read.kind === "bad_body") return { ev: read };
   const classified = await classifyForExplain(policy, read);
-  return { ev: decideRead(policy, read, rand, classified?.label), classified };
+  return { ev: decideRead(policy, read, rand, classified?.label, view), classified };
 }
 
 export function runExplainEval(
