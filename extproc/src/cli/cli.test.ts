@@ -229,3 +229,39 @@ describe("usage errors → exit 2", () => {
     assert.match(r.stdout, /^usage:\n {2}switchyard check FILE/);
   });
 });
+
+describe("switchyard explain --fleet", () => {
+  test("a snapshot with qwen-large's breaker open: the frontier path passes it by", async () => {
+    const { mkdtemp, writeFile } = await import("node:fs/promises");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const dir = await mkdtemp(join(tmpdir(), "swy-fleet-"));
+    const file = join(dir, "status.json");
+    const pool = (breaker: string) => ({
+      samples: 50,
+      ttft_p50_ms: 100,
+      ttft_p95_ms: 200,
+      error_rate: 0,
+      breaker,
+      shedding: false,
+    });
+    await writeFile(
+      file,
+      JSON.stringify({
+        fleet: {
+          pools: {
+            "qwen-large": pool("open"),
+            "deepseek-flash": pool("closed"),
+            "qwen-small": pool("closed"),
+          },
+        },
+      }),
+    );
+    const args = ["explain", DISCOURSE, "-H", "X-Discourse-AI-Feature: ai_bot", "--seed", "1", "--json"];
+    const without = await runJson(...args);
+    const withFleet = await runJson(...args, "--fleet", file);
+    const reasons = (o: Record<string, unknown>) => (o.reasons as string[]).join(" ");
+    assert.doesNotMatch(reasons(without), /breaker_open/);
+    assert.match(reasons(withFleet), /skip:qwen-large:breaker_open/);
+  });
+});
