@@ -196,6 +196,8 @@ export async function serve(o: ServeOptions): Promise<number> {
     file: o.accessLogFile,
     joiner,
     record: (r) => recorder.record(r),
+    observe: (r) => recorder.observe(r),
+    poolOf: (b) => holder.addresses.get(b),
     written: () => writer.written(),
     metrics,
     envoyAdmin,

@@ -9,7 +9,8 @@ import { after, before, describe, it } from "node:test";
 import { countOutcomes, type LoadResult, OpenLoop } from "../../devkit/open-loop.js";
 import { type Proc, waitFor, waitUntil } from "../../devkit/processes.js";
 import { e2eFleet } from "./fleet.js";
-import { readFixture, type Stack, startStack } from "./harness.js";
+import { chat, readFixture, type Stack, startStack } from "./harness.js";
+import { AI_BOT } from "./util.js";
 
 const RATE = 50;
 
@@ -72,6 +73,32 @@ describe("log lines across sidecar restarts and deaths", () => {
   });
   after(async () => {
     await stack?.stop();
+  });
+
+  it("the sidecar without the lease follows the log: its windows count every request, it writes no line", async () => {
+    const other = 1 - reader(stack);
+    const status = `http://127.0.0.1:${stack.endpoints[other]?.httpPort}/status`;
+    type Status = { pools: { backends: { recent: { requests: number } }[] }[] };
+    const seen = async () =>
+      ((await (await fetch(status)).json()) as Status).pools
+        .flatMap((p) => p.backends)
+        .reduce((n, b) => n + b.recent.requests, 0);
+    const before = await seen();
+    for (let i = 0; i < 20; i++)
+      assert.equal(
+        (await chat(stack.url, { headers: { ...AI_BOT, "x-request-id": `follow-${i}` } })).status,
+        200,
+      );
+    await waitUntil("the follower's windows count the 20 requests", seen, (n) => n >= before + 20);
+    await waitUntil(
+      "the reader's lines for them",
+      () => linesByRequest(stack, "follow").size,
+      (n) => n === 20,
+    );
+    const own = (stack.sidecars[other] as Proc)
+      .jsonLines()
+      .filter((l) => String(l.request_id).startsWith("follow-"));
+    assert.deepEqual(own, [], "only the reader writes log lines");
   });
 
   it("a rolling restart (SIGTERM, reader first): every request answered 200, one log line each", async (t) => {

@@ -26,6 +26,10 @@ export class Recorder {
     else this.windows.get(o.backend).add({ at, ttftMs: o.ttftMs, durationMs: o.durationMs, error: !o.ok });
   }
 
+  /**
+   * The request's log line and metrics, then its samples (observe). Only the sidecar holding
+   * the access-log reader lease records, so each request is logged and counted once.
+   */
   record(r: RequestRecord): void {
     const line = buildLogLine(r, this.holder.policy);
     this.writer.write(line);
@@ -37,11 +41,39 @@ export class Recorder {
     const code = errorCodeOf(req);
     if (code && req.status !== undefined && req.status < 500) m.rejections.inc({ code });
     if (req.decision.trusted === false) m.untrusted.inc();
-    const at = this.now();
-    if (req.decision.class !== undefined) this.windows.share.add(at, cls, pool ?? "none");
     for (const a of attempts.slice(0, -1)) {
       if (a.backend === "") continue;
       m.attemptFailures.inc({ backend: backendName(this.holder.policy, a.backend), reason: a.outcome });
+    }
+    if (req.backend) {
+      const broken = r.outcome === "upstream_reset_after_response";
+      const failed = failedAttempt(r);
+      if (failed) {
+        const reason = broken ? "upstream_reset_after_response" : (req.flags[0] ?? `http_${req.status}`);
+        m.attemptFailures.inc({ backend: backendName(this.holder.policy, req.backend), reason });
+      }
+      const labels = {
+        class: cls,
+        pool: pool ?? "none",
+        backend: backendName(this.holder.policy, req.backend),
+      };
+      if (req.ttftMs !== undefined && !failed) m.ttft.observe(labels, req.ttftMs / 1000);
+      if (req.durationMs !== undefined) m.duration.observe(labels, req.durationMs / 1000);
+    }
+    this.observe(r);
+  }
+
+  /**
+   * The request's samples only: the traffic share and every attempt's outcome into the live
+   * windows, breakers and back-off. A sidecar that does not hold the reader lease follows the
+   * access log with this, so its decisions see the same fleet.
+   */
+  observe(r: RequestRecord): void {
+    const { req, pool, attempts } = r;
+    const at = this.now();
+    if (req.decision.class !== undefined) this.windows.share.add(at, req.decision.class, pool ?? "none");
+    for (const a of attempts.slice(0, -1)) {
+      if (a.backend === "") continue;
       const status = /^http_(\d{3})$/.exec(a.outcome)?.[1];
       this.sample(
         {
@@ -55,23 +87,7 @@ export class Recorder {
       );
     }
     if (!req.backend) return;
-    const broken = r.outcome === "upstream_reset_after_response";
-    const failed =
-      broken ||
-      req.status === undefined ||
-      req.status >= 500 ||
-      req.flags.some((f) => f === "UF" || f === "UT" || f === "UR");
-    if (failed) {
-      const reason = broken ? "upstream_reset_after_response" : (req.flags[0] ?? `http_${req.status}`);
-      m.attemptFailures.inc({ backend: backendName(this.holder.policy, req.backend), reason });
-    }
-    const labels = {
-      class: cls,
-      pool: pool ?? "none",
-      backend: backendName(this.holder.policy, req.backend),
-    };
-    if (req.ttftMs !== undefined && !failed) m.ttft.observe(labels, req.ttftMs / 1000);
-    if (req.durationMs !== undefined) m.duration.observe(labels, req.durationMs / 1000);
+    const failed = failedAttempt(r);
     // A 429 is the backend shedding: a failure for its windows too (Envoy retried it elsewhere).
     const shed = req.status === 429;
     this.sample(
@@ -87,4 +103,15 @@ export class Recorder {
       at,
     );
   }
+}
+
+/** The last attempt failed: a broken stream, no status, a 5xx, or Envoy's connect/timeout/reset flags. */
+function failedAttempt(r: RequestRecord): boolean {
+  const { req } = r;
+  return (
+    r.outcome === "upstream_reset_after_response" ||
+    req.status === undefined ||
+    req.status >= 500 ||
+    req.flags.some((f) => f === "UF" || f === "UT" || f === "UR")
+  );
 }

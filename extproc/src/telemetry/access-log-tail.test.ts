@@ -129,6 +129,42 @@ describe("AccessLogTail", () => {
     assert.equal(saved.ino, (await stat(file)).ino, "the position names the live file");
   });
 
+  test("follow: from the end of the file, no position kept, across the reader's rotation", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "swy-tail-"));
+    const file = join(dir, "access.log");
+    let fd = openSync(file, "a");
+    writeSync(fd, line(0));
+    const reopen = async () => {
+      closeSync(fd);
+      fd = openSync(file, "a");
+    };
+    const main = reader(file, { rotateBytes: 200, reopen });
+    const follower = reader(file, { follow: true, rotateBytes: 1 });
+    follower.tail.start();
+    await until("the follower at the end", () => follower.tail.reading);
+    main.tail.start();
+    await until("the reader read line 0", () => main.seen.length === 1);
+    for (let i = 1; i < 12; i++) {
+      writeSync(fd, line(i));
+      await until(`line ${i}`, () => main.seen.length === i + 1 && follower.seen.length >= i);
+    }
+    await main.tail.stop();
+    await follower.tail.stop();
+    closeSync(fd);
+    assert.deepEqual(ids(main.seen), range(0, 12));
+    assert.deepEqual(
+      ids(follower.seen),
+      range(1, 12),
+      "what came after it started, once, rotations included",
+    );
+    assert.ok(
+      main.logs.some((l) => l.includes("rotated")),
+      "the reader rotated meanwhile",
+    );
+    const saved = JSON.parse(readFileSync(`${file}.offset`, "utf8")) as { offset: number };
+    assert.ok(saved.offset > 0, "only the reader keeps a position");
+  });
+
   test("waits for a file that Envoy has not created yet", async () => {
     const file = join(await mkdtemp(join(tmpdir(), "swy-tail-")), "access.log");
     const r = reader(file);

@@ -30,6 +30,11 @@ export interface TailOptions {
   log: (msg: string) => void;
   /** Bytes written by Envoy and not read yet, after each look. */
   onLag?: (bytes: number) => void;
+  /**
+   * Follow only: start at the end of the file, keep no position, never rotate or delete (a
+   * sidecar without the reader lease follows the log for its fleet view).
+   */
+  follow?: boolean;
 }
 
 interface Position {
@@ -65,6 +70,11 @@ export class AccessLogTail {
   constructor(private readonly o: TailOptions) {
     this.rotated = `${o.file}.1`;
     this.checkpoint = `${o.file}.offset`;
+  }
+
+  /** True once a file is open (the position is known). */
+  get reading(): boolean {
+    return this.pos !== undefined;
   }
 
   start(): void {
@@ -103,6 +113,10 @@ export class AccessLogTail {
 
   /** Where the last reader stopped; else the oldest file there is, from its start. */
   private async resume(): Promise<Position | undefined> {
+    if (this.o.follow) {
+      const st = await statOf(this.o.file);
+      return st ? { path: this.o.file, ino: st.ino, offset: st.size } : undefined;
+    }
     let saved: { ino?: unknown; offset?: unknown; pending?: unknown } | undefined;
     try {
       saved = JSON.parse(await readFile(this.checkpoint, "utf8"));
@@ -141,6 +155,7 @@ export class AccessLogTail {
 
   /** The position; `pending`: the end of the batch being handed on (not out yet). */
   private async save(pending?: number): Promise<void> {
+    if (this.o.follow) return;
     const p = this.pos as Position;
     const tmp = `${this.checkpoint}.${process.pid}.tmp`;
     await writeFile(tmp, JSON.stringify({ ino: p.ino, offset: p.offset, ...(pending ? { pending } : {}) }));
@@ -203,7 +218,8 @@ export class AccessLogTail {
     const pos = this.pos as Position;
     const live = await statOf(this.o.file);
     if (live === undefined || live.ino === pos.ino) {
-      if (pos.path === this.rotated && Date.now() - this.lastReopen > REOPEN_RETRY_MS) await this.askReopen();
+      if (pos.path === this.rotated && !this.o.follow && Date.now() - this.lastReopen > REOPEN_RETRY_MS)
+        await this.askReopen();
       if (live !== undefined) await this.restartIfTruncated(live.size);
       return false;
     }
@@ -213,7 +229,7 @@ export class AccessLogTail {
       this.o.log(`access log: ${pos.path} ends in ${left} bytes without a newline; skipped`);
       this.o.onBadLine();
     }
-    if (pos.path === this.rotated) await unlink(this.rotated).catch(() => {});
+    if (pos.path === this.rotated && !this.o.follow) await unlink(this.rotated).catch(() => {});
     await this.openAt({ path: this.o.file, ino: live.ino, offset: 0 });
     return true;
   }
@@ -228,7 +244,7 @@ export class AccessLogTail {
 
   private async rotateIfLarge(): Promise<void> {
     const pos = this.pos as Position;
-    if (pos.path !== this.o.file || pos.offset < this.o.rotateBytes) return;
+    if (this.o.follow || pos.path !== this.o.file || pos.offset < this.o.rotateBytes) return;
     if (await statOf(this.rotated)) return;
     await rename(this.o.file, this.rotated);
     pos.path = this.rotated;
