@@ -129,7 +129,10 @@ async function driveUntil(
   }
 }
 
-const stderrHas = (s: Stack, text: string) => s.switchyard.log().includes(text);
+/** Whether the sidecar's output since `from` (a length of its log, taken when the test began) has `text`. */
+const stderrHas = (s: Stack, text: string, from = 0) => s.switchyard.log().slice(from).includes(text);
+/** Where this test's own output starts: lines an earlier test left must not satisfy its waits. */
+const mark = (s: Stack) => s.switchyard.log().length;
 const errorsIn = (bs: Batch[]) => bs.reduce((n, b) => n + b.errors, 0);
 
 describe("fleet-aware routing", () => {
@@ -233,13 +236,14 @@ describe("fleet-aware routing", () => {
 
   it("a pool failing 50 % opens its breaker with no client error, and closes after recovery", async (t) => {
     const s = stack();
+    const from = mark(s);
     for (const n of ["c1", "c2"]) await s.sims.byName(n).setMode({ status: 503 }, { rate: 0.5 });
     const failing: Batch[] = [];
     await driveUntil(
       s,
       "plain",
       "the cheap breaker opens",
-      () => stderrHas(s, "breaker pool cheap: closed -> open"),
+      () => stderrHas(s, "breaker pool cheap: closed -> open", from),
       failing,
     );
     const cheapBefore = s.sims.byName("c1").received.length + s.sims.byName("c2").received.length;
@@ -255,7 +259,7 @@ describe("fleet-aware routing", () => {
       s,
       "plain",
       "the cheap breaker closes",
-      () => stderrHas(s, "breaker pool cheap: half_open -> closed"),
+      () => stderrHas(s, "breaker pool cheap: half_open -> closed", from),
       after,
     );
     const closed = await batch(s, "plain", 20);
@@ -266,6 +270,7 @@ describe("fleet-aware routing", () => {
 
   it("a backend 10x slower than its peer is taken out via the endpoint file, and let back", async (t) => {
     const s = stack();
+    const from = mark(s);
     const c1 = s.sims.byName("c1");
     c1.setTiming({ ttftMs: 1000 });
     const slow: Batch[] = [];
@@ -273,12 +278,20 @@ describe("fleet-aware routing", () => {
       s,
       "plain",
       "c1's breaker opens",
-      () => stderrHas(s, `breaker backend ${c1.address}: closed -> open`),
+      () => stderrHas(s, `breaker backend ${c1.address}: closed -> open`, from),
       slow,
     );
     // The monitor logs the endpoint file's new content once it asked for the write.
     await waitFor("c1 out of cheap's endpoint file", () =>
-      stderrHas(s, `endpoints pool cheap: out of rotation [${c1.address}]`),
+      stderrHas(s, `endpoints pool cheap: out of rotation [${c1.address}]`, from),
+    );
+    // The file is written; Envoy has taken c1 out once its admin shows the EDS health flag.
+    await waitFor("Envoy sees c1 unhealthy", async () =>
+      (await (await fetch(`${s.adminUrl}/clusters`)).text())
+        .split("\n")
+        .some(
+          (l) => l.startsWith(`pool.cheap::${c1.address}::health_flags::`) && l.includes("failed_eds_health"),
+        ),
     );
     const eds = await readFile(join(s.dir, "xds", "pools", "cheap.json"), "utf8").catch(() => "");
     const before = c1.received.length;
@@ -295,7 +308,7 @@ describe("fleet-aware routing", () => {
       s,
       "plain",
       "c1 let back",
-      () => stderrHas(s, `breaker backend ${c1.address}: half_open -> closed`),
+      () => stderrHas(s, `breaker backend ${c1.address}: half_open -> closed`, from),
       back,
     );
     const b2 = c1.received.length;
