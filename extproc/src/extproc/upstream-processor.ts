@@ -52,8 +52,9 @@ export class UpstreamProcessor implements Processor {
     const read = readSettings(original);
     if (read === undefined) return {}; // the router already rejected bodies like this; pass it on untouched
     const patch = adaptForPool(read.settings, readBodyFacts(read.settings, original.length, []), doc);
-    if (isNoOp(read.settings, patch) && read.base === raw) return {};
-    const out = isNoOp(read.settings, patch) ? read.base : renderPatched(read.base, read.members, patch);
+    const noOp = isNoOp(read.settings, patch);
+    if (noOp && read.base === raw) return {};
+    const out = noOp ? read.base : renderPatched(read.base, read.members, patch);
     // A body of another length needs its content-length fixed, or Envoy answers 500.
     return {
       header_mutation: { set_headers: setHeaders({ [H.contentLength]: String(out.length) }) },

@@ -2,7 +2,6 @@
 
 import { backendName } from "../policy/backend-names.js";
 import type { Policy } from "../policy/compile.js";
-import { errorCodeOf } from "../telemetry/access-log.js";
 import type { RequestRecord } from "../telemetry/attempts.js";
 import type { Json } from "../vocab/json.js";
 
@@ -45,7 +44,7 @@ export function buildLogLine(record: RequestRecord, policy: Policy): Record<stri
     served_model: served,
     reasoning_effort: str(d.reasoningEffort),
     stream: str(d.stream),
-    error: errorCodeOf(req) ?? null,
+    error: record.errorCode ?? null,
     reasons: d.reasons,
     response_flags: req.flags,
     response_details: req.details || null,

@@ -2,7 +2,6 @@
 // the per-backend windows that /status (and latency-aware routing) read.
 import { backendName } from "../policy/backend-names.js";
 import type { PolicyHolder } from "../policy/holder.js";
-import { errorCodeOf } from "../telemetry/access-log.js";
 import type { RequestRecord } from "../telemetry/attempts.js";
 import type { FleetMonitor, Outcome } from "../telemetry/fleet-monitor.js";
 import type { WindowSet } from "../telemetry/window.js";
@@ -38,7 +37,7 @@ export class Recorder {
     const cls = req.decision.class ?? "none";
     m.requests.inc({ class: cls, pool: pool ?? "none", status: String(req.status ?? 0), outcome: r.outcome });
     // Refusals of the request itself (switchyard's, or Envoy's for bad HTTP), not failures of the fleet.
-    const code = errorCodeOf(req);
+    const code = r.errorCode;
     if (code && req.status !== undefined && req.status < 500) m.rejections.inc({ code });
     if (req.decision.trusted === false) m.untrusted.inc();
     for (const a of attempts.slice(0, -1)) {

@@ -5,6 +5,7 @@
 import {
   type AccessLogEntry,
   attemptFailure,
+  errorCodeOf,
   type FinishedRequest,
   isUpstreamEntry,
   readLogEntry,
@@ -119,6 +120,8 @@ export interface RequestRecord {
   pool: string | null;
   attempts: AttemptOutcome[];
   outcome: Outcome;
+  /** The error code the client got (errorCodeOf), read by the log line and the metrics alike. */
+  errorCode: string | undefined;
 }
 
 /**
@@ -151,7 +154,7 @@ export class AccessLogJoiner {
     const req = readLogEntry(entry);
     const attempts = attemptOutcomes(req, this.attempts.take(req.joinKey), this.poolOf);
     const pool = req.backend ? (this.poolOf(req.backend) ?? null) : null;
-    return { req, pool, attempts, outcome: outcomeOf(req) };
+    return { req, pool, attempts, outcome: outcomeOf(req), errorCode: errorCodeOf(req) };
   }
 
   close(): void {
