@@ -1,4 +1,7 @@
-// Small builders and readers for ext_proc messages (decoded by @grpc/proto-loader, keepCase).
+// Small builders and readers for ext_proc messages. Requests arrive as protobufjs decoded them
+// (keepCase; a field Envoy did not send reads as its default: null, "", 0, false, an empty
+// list); responses are encoded from these plain objects as they are (protos.ts), so an enum is
+// written as its number.
 import { type ClientError, errorBody } from "../errors.js";
 import type { HeaderBag } from "../facts/types.js";
 import type { PbStruct } from "./struct.js";
@@ -25,8 +28,16 @@ export interface ProcessingRequest {
   request?: string;
 }
 
+/** envoy.config.core.v3.HeaderValueOption.HeaderAppendAction (checked against the protos by a test). */
+export const OVERWRITE_IF_EXISTS_OR_ADD = 2;
+/** envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode. */
+export const BODY_MODE = { NONE: 0, BUFFERED: 2 } as const;
+
 export interface HeaderMutation {
-  set_headers?: { header: { key: string; raw_value: Buffer }; append_action: "OVERWRITE_IF_EXISTS_OR_ADD" }[];
+  set_headers?: {
+    header: { key: string; raw_value: Buffer };
+    append_action: typeof OVERWRITE_IF_EXISTS_OR_ADD;
+  }[];
   remove_headers?: string[];
 }
 
@@ -51,7 +62,7 @@ export interface ProcessingResponse {
   };
   dynamic_metadata?: PbStruct;
   /** Honoured in answer to request headers when the filter sets allow_mode_override. */
-  mode_override?: { request_body_mode?: "NONE" | "BUFFERED" };
+  mode_override?: { request_body_mode?: (typeof BODY_MODE)[keyof typeof BODY_MODE] };
 }
 
 export function headerBag(map: PbHeaderMap | undefined): Record<string, string> {
@@ -67,7 +78,7 @@ export function headerBag(map: PbHeaderMap | undefined): Record<string, string> 
 export function setHeaders(headers: Record<string, string>): HeaderMutation["set_headers"] {
   return Object.entries(headers).map(([key, value]) => ({
     header: { key, raw_value: Buffer.from(value, "latin1") },
-    append_action: "OVERWRITE_IF_EXISTS_OR_ADD" as const,
+    append_action: OVERWRITE_IF_EXISTS_OR_ADD,
   }));
 }
 

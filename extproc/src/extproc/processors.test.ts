@@ -12,7 +12,12 @@ import { rewriteForPool } from "../reasoning/render-body.js";
 import { seededRandom } from "../routing/evaluate.js";
 import { H, METADATA_NAMESPACE, PHASE_METADATA_KEY, UPSTREAM_NAMESPACE } from "../vocab/names.js";
 import { decodeDecision, decodeNote, encodeMetadata } from "./decision-record.js";
-import type { HeaderMutation, ProcessingRequest, ProcessingResponse } from "./messages.js";
+import {
+  BODY_MODE,
+  type HeaderMutation,
+  type ProcessingRequest,
+  type ProcessingResponse,
+} from "./messages.js";
 import type { Step } from "./processor.js";
 import { RouterProcessor } from "./router-processor.js";
 import { extProcHandler, newHooks } from "./server.js";
@@ -175,7 +180,7 @@ describe("upstream processor", () => {
   test("an attempt on another pool: asks for the body, takes the rewrite back, writes that pool's body", () => {
     const { h, b } = run(attempt("127.0.0.1:18121"), pre.body);
     assert.equal(h?.done, false);
-    assert.deepEqual(h?.response.mode_override, { request_body_mode: "BUFFERED" });
+    assert.deepEqual(h?.response.mode_override, { request_body_mode: BODY_MODE.BUFFERED });
     const out = b?.response.request_body?.response;
     const want = rewriteForPool(raw, parsed.body, facts, deepseek).body;
     assert.deepEqual(JSON.parse(out?.body_mutation?.body.toString() ?? ""), JSON.parse(want.toString()));

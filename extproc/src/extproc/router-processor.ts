@@ -20,6 +20,7 @@ import {
   setHeaders,
 } from "./messages.js";
 import type { Processor, Step } from "./processor.js";
+import { stringOf } from "./struct.js";
 
 const EMPTY = Buffer.alloc(0);
 
@@ -56,7 +57,7 @@ export class RouterProcessor implements Processor {
   ): Step | Promise<Step> {
     this.headers = headerBag(msg.headers);
     const attrs = req?.attributes?.["envoy.filters.http.ext_proc"]?.fields;
-    this.source = attrs?.["source.address"]?.stringValue;
+    this.source = stringOf(attrs?.["source.address"]);
     if (msg.end_of_stream) return this.decide(EMPTY);
     return { response: { request_headers: { response: {} } }, done: false };
   }

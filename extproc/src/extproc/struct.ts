@@ -1,11 +1,14 @@
 // google.protobuf.Struct in the shape protobufjs expects (camelCase, even with keepCase).
+// Decoded ones come from protobufjs as they are: every member of a Value's `kind` reads as its
+// default (null, "", 0, false), only the one on the wire is the Value's own property.
 
 import type { Json } from "../vocab/json.js";
 
 export type { Json };
 
 export interface PbValue {
-  nullValue?: "NULL_VALUE";
+  /** NULL_VALUE, the enum's only value. */
+  nullValue?: 0;
   numberValue?: number;
   stringValue?: string;
   boolValue?: boolean;
@@ -28,7 +31,7 @@ const wellFormed = (s: string) =>
   (s as Es2024String).isWellFormed() ? s : (s as Es2024String).toWellFormed();
 
 function toValue(v: Json): PbValue {
-  if (v === null) return { nullValue: "NULL_VALUE" };
+  if (v === null) return { nullValue: 0 };
   if (typeof v === "number") return { numberValue: v };
   // A lone surrogate (JSON allows "\ud800") has no UTF-8 form: protobuf would carry invalid
   // UTF-8 and Envoy would refuse the whole message.
@@ -45,11 +48,18 @@ export function fromStruct(s: PbStruct | undefined | null): Record<string, Json>
   return out;
 }
 
+const has = (v: PbValue, k: keyof PbValue) => Object.hasOwn(v, k) && v[k] !== undefined && v[k] !== null;
+
 function fromValue(v: PbValue): Json {
-  if (v.structValue !== undefined) return fromStruct(v.structValue);
-  if (v.listValue !== undefined) return (v.listValue.values ?? []).map(fromValue);
-  if (v.stringValue !== undefined) return v.stringValue;
-  if (v.numberValue !== undefined) return v.numberValue;
-  if (v.boolValue !== undefined) return v.boolValue;
+  if (has(v, "structValue")) return fromStruct(v.structValue);
+  if (has(v, "listValue")) return (v.listValue?.values ?? []).map(fromValue);
+  if (has(v, "stringValue")) return v.stringValue as string;
+  if (has(v, "numberValue")) return v.numberValue as number;
+  if (has(v, "boolValue")) return v.boolValue as boolean;
   return null;
+}
+
+/** A Value's string, if it holds one (a decoded Value's other members read as "" too). */
+export function stringOf(v: PbValue | undefined): string | undefined {
+  return v !== undefined && has(v, "stringValue") ? v.stringValue : undefined;
 }

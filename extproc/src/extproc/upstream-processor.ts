@@ -9,7 +9,7 @@ import { adaptForPool } from "../reasoning/adapt.js";
 import { isNoOp, readSettings, renderPatched, restoreBody, type Undo } from "../reasoning/render-body.js";
 import { H, UPSTREAM_NAMESPACE } from "../vocab/names.js";
 import { decodeNote } from "./decision-record.js";
-import { headerBag, type ProcessingRequest, setHeaders } from "./messages.js";
+import { BODY_MODE, headerBag, type ProcessingRequest, setHeaders } from "./messages.js";
 import type { Processor, Step } from "./processor.js";
 import { fromStruct } from "./struct.js";
 
@@ -37,7 +37,10 @@ export class UpstreamProcessor implements Processor {
     const note = decodeNote(req.metadata_context?.filter_metadata?.[UPSTREAM_NAMESPACE]);
     if (note !== undefined && note.adaptedFor === this.pool) return { response: CONTINUE, done: true };
     this.undo = note?.undo;
-    return { response: { ...CONTINUE, mode_override: { request_body_mode: "BUFFERED" } }, done: false };
+    return {
+      response: { ...CONTINUE, mode_override: { request_body_mode: BODY_MODE.BUFFERED } },
+      done: false,
+    };
   }
 
   onRequestBody(msg: NonNullable<ProcessingRequest["request_body"]>): Step {
