@@ -100,9 +100,13 @@ export function encodeMetadata(record: DecisionRecord, note?: UpstreamNote): PbS
 
 const str = (v: Json | undefined) => (typeof v === "string" ? v : undefined);
 
-/** The decision record back from an access-log entry's `switchyard` metadata (absent fields stay absent). */
+/** The decision record back from a `switchyard` metadata Struct (absent fields stay absent). */
 export function decodeDecision(s: PbStruct | undefined | null): DecisionRecord {
-  const m = fromStruct(s);
+  return decisionFromJson(fromStruct(s));
+}
+
+/** The same from the metadata as JSON (an access-log line carries it so). */
+export function decisionFromJson(m: Record<string, Json | undefined>): DecisionRecord {
   const num = (v: Json | undefined) => (typeof v === "number" ? v : undefined);
   const bool = (v: Json | undefined) => (typeof v === "boolean" ? v : undefined);
   const path = str(m.path);

@@ -3,8 +3,7 @@
 // fields are envoy/access-log-format.ts's.
 
 import type { AccessLogEntry } from "../envoy/access-log-format.js";
-import { type DecisionRecord, decodeDecision } from "../extproc/decision-record.js";
-import { toStruct } from "../extproc/struct.js";
+import { type DecisionRecord, decisionFromJson } from "../extproc/decision-record.js";
 import type { Json } from "../vocab/json.js";
 
 export type { AccessLogEntry };
@@ -43,9 +42,12 @@ const count = (v: unknown): number => (typeof v === "number" && Number.isFinite(
 const usToMs = (v: unknown): number | undefined =>
   typeof v === "number" && Number.isFinite(v) ? v / 1000 : undefined;
 
+const NO_METADATA: Record<string, Json> = {};
+
 function metadataOf(v: unknown): DecisionRecord {
-  const obj = v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, Json>) : {};
-  return decodeDecision(toStruct(obj));
+  const obj =
+    v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, Json>) : NO_METADATA;
+  return decisionFromJson(obj);
 }
 
 export function readLogEntry(e: AccessLogEntry): FinishedRequest {
