@@ -41,6 +41,7 @@ let i = 0;
 for (const name of weighted.pools.keys())
   pools.set(name, {
     samples: 200,
+    inWindow: 200,
     ttftP50Ms: 100 + 40 * i,
     ttftP95Ms: 300 + 90 * i++,
     errorRate: 0.01,

@@ -85,9 +85,13 @@ export class Recorder {
         at,
       );
     }
+    const first = req.decision.path?.[0];
+    if (this.fleet && first !== undefined && !attempts.some((a) => a.pool === first))
+      this.fleet.missed(first);
     if (!req.backend) return;
     const failed = failedAttempt(r);
-    // A 429 is the backend shedding: a failure for its windows too (Envoy retried it elsewhere).
+    // A 429 is the backend shedding: not a success (the monitor leaves it out of the windows'
+    // error rate when it came with a Retry-After, and backs off instead).
     const shed = req.status === 429;
     this.sample(
       {

@@ -6,8 +6,13 @@
 export type BreakerState = "closed" | "open" | "half_open";
 
 export interface PoolView {
-  /** Requests (attempts) in the window. */
+  /**
+   * Requests (attempts) the numbers stand on: the window's, topped up with the most recent older
+   * ones when the window holds fewer than min_samples (telemetry/window.ts).
+   */
   samples: number;
+  /** Requests (attempts) inside the window itself: below min_samples the pool is explored. */
+  inWindow: number;
   ttftP50Ms: number | null;
   ttftP95Ms: number | null;
   errorRate: number;
@@ -41,6 +46,8 @@ export function skipReason(v: PoolView | undefined): "breaker_open" | "probing" 
 /** The /status `fleet.pools` entry of one pool (snake_case JSON), and back. */
 export interface PoolViewJson {
   samples: number;
+  /** Absent in older snapshots: then `samples`. */
+  in_window?: number;
   ttft_p50_ms: number | null;
   ttft_p95_ms: number | null;
   error_rate: number;
@@ -52,6 +59,7 @@ export interface PoolViewJson {
 export function poolViewJson(v: PoolView): PoolViewJson {
   return {
     samples: v.samples,
+    in_window: v.inWindow,
     ttft_p50_ms: v.ttftP50Ms,
     ttft_p95_ms: v.ttftP95Ms,
     error_rate: v.errorRate,
@@ -79,8 +87,10 @@ export function parseFleetJson(json: unknown): FleetView {
     if (raw === null || typeof raw !== "object") continue;
     const p = raw as Record<string, unknown>;
     const breaker = p.breaker === "open" || p.breaker === "half_open" ? p.breaker : "closed";
+    const samples = num(p.samples) ?? 0;
     out.set(name, {
-      samples: num(p.samples) ?? 0,
+      samples,
+      inWindow: num(p.in_window) ?? samples,
       ttftP50Ms: num(p.ttft_p50_ms),
       ttftP95Ms: num(p.ttft_p95_ms),
       errorRate: num(p.error_rate) ?? 0,

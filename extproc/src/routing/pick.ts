@@ -5,7 +5,7 @@
 // Envoy passes it at once, its backends being UNHEALTHY in the endpoint file. Each step
 // picks by its strategy: weighted (the policy's weights), round_robin, latency_first (lowest
 // p95 TTFT) or cost_first (cheapest whose p95 fits the budget, else the fastest); the last two
-// send `exploreShare` of a step's picks to pools with too few samples to judge.
+// send `exploreShare` of a step's picks to pools with fewer than min_samples in the window.
 import type { WeightedPool } from "../policy/compile.js";
 import type { Strategy } from "../policy/fleet.js";
 import { type Reason, reason } from "../vocab/reasons.js";
@@ -153,19 +153,20 @@ function byNumbers(
   ctx: PickContext,
   reasons: Reason[],
 ): string {
+  // Ranked: pools with numbers to judge (min_samples, topped up from recent older samples).
+  // Explored: pools whose window itself holds fewer than min_samples, ranked or not, so a pool
+  // the strategy passes over still gets fresh numbers and can win again once it recovers.
   const warm: { pool: string; p95: number; view: PoolView }[] = [];
-  const cold: WeightedPool[] = [];
+  const thin: WeightedPool[] = [];
   for (const p of open) {
     const v = ctx.view.pools.get(p.pool);
     if (v !== undefined && v.samples >= ctx.minSamples && v.ttftP95Ms !== null)
       warm.push({ pool: p.pool, p95: v.ttftP95Ms, view: v });
-    else cold.push(p);
+    if (v === undefined || v.inWindow < ctx.minSamples) thin.push(p);
   }
   if (warm.length === 0) return weighted(open, () => true, rand, i, reasons, `${strategy}:cold`);
-  if (cold.length > 0 && rand() < ctx.exploreShare) {
-    const pool = weighted(cold, () => true, rand, i, reasons, "explore");
-    return pool;
-  }
+  if (thin.length > 0 && rand() < ctx.exploreShare)
+    return weighted(thin, () => true, rand, i, reasons, "explore");
   let fastest = warm[0] as (typeof warm)[number];
   for (const w of warm) if (w.p95 < fastest.p95) fastest = w;
   if (strategy === "latency_first") {

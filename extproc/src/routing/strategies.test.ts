@@ -19,6 +19,7 @@ const pv = (p95: number | null, over: Partial<PoolView> = {}): PoolView => ({
   probesOut: false,
   shedding: false,
   ...over,
+  inWindow: over.inWindow ?? over.samples ?? 50,
 });
 const view = (pools: Record<string, PoolView>, seq = 0): FleetView => ({
   at: 1,
@@ -133,6 +134,24 @@ describe("strategies", () => {
     assert.ok(share > 0.07 && share < 0.13, `cold pool got ${share}`);
     const once = pick(c, fixed(0.01, 0.5));
     assert.ok(once.reasons.includes("step0:explore:dear"), once.reasons.join(" "));
+  });
+
+  test("a ranked pool whose window went thin keeps its numbers and is also explored, so it can win again", () => {
+    // cheap: slow numbers from older samples (topped up), 1 sample in the window; mid: fresh.
+    const v = view({ cheap: pv(600, { samples: 10, inWindow: 1 }), dear: pv(120) });
+    const c = ctx(v, ["cost_first"], 300, 0.1);
+    const ranked = pick(c, fixed(0.5));
+    assert.equal(ranked.path[0], "dear", ranked.reasons.join(" "));
+    assert.ok(ranked.reasons.includes("step0:cost_first:dear(p95 120ms<300ms)"), ranked.reasons.join(" "));
+    const explored = pick(c, fixed(0.05, 0.5));
+    assert.equal(explored.path[0], "cheap", explored.reasons.join(" "));
+    assert.ok(explored.reasons.includes("step0:explore:cheap"), explored.reasons.join(" "));
+    // Thin but good: still ranked, so cost_first keeps it rather than falling back to weights.
+    const good = pick(
+      ctx(view({ cheap: pv(100, { samples: 10, inWindow: 2 }), dear: pv(120) }), ["cost_first"], 300, 0.1),
+      fixed(0.5),
+    );
+    assert.equal(good.path[0], "cheap", good.reasons.join(" "));
   });
 
   test("a whole step skipped → it stays on the path as passed (Envoy finds no backend and moves on)", () => {

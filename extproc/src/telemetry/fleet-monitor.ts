@@ -31,6 +31,11 @@ export interface FleetEvents {
 }
 
 const TICK_MS = 250;
+/**
+ * A pool with fewer than min_samples in its window is judged on its most recent samples up to
+ * this many windows old, so thin traffic does not flip it back to exploration (docs/policy.md).
+ */
+export const STALE_WINDOWS = 5;
 
 export class FleetMonitor {
   private current: FleetView = { at: 0, pools: new Map(), seq: 0 };
@@ -95,21 +100,38 @@ export class FleetMonitor {
     }
   }
 
+  /**
+   * A request routed to `pool` first never reached it: Envoy passed the pool (its endpoint file
+   * still had the backends out when the attempt was made). A probe counted for it is given back,
+   * so a half-open pool is not left waiting for outcomes that will never come.
+   */
+  missed(pool: string): void {
+    const b = this.poolBreakers.get(pool);
+    if (b === undefined || b.state !== "half_open" || b.routed === 0) return;
+    const wasOut = b.probesOut(this.poolRules());
+    b.routed--;
+    if (wasOut) {
+      this.syncDown(pool);
+      this.rebuild(this.now());
+    }
+  }
+
   /** One attempt's outcome (a failed attempt, or the request's last one). */
   record(o: Outcome): void {
     const at = this.now();
     if (!this.policy().pools.has(o.pool)) return;
-    const sample = { at, ttftMs: o.ok ? o.ttftMs : undefined, durationMs: o.durationMs, error: !o.ok };
-    this.windows.get(o.backend).add(sample);
-    this.windows.pool(o.pool).add(sample);
     const cap = this.doc.retry_after_max_s;
-    if (
-      o.retryAfterS !== undefined &&
-      o.retryAfterS > 0 &&
-      cap > 0 &&
-      (o.status === 429 || o.status === 503)
-    ) {
-      const seconds = Math.min(o.retryAfterS, cap);
+    const backsOff =
+      o.retryAfterS !== undefined && o.retryAfterS > 0 && cap > 0 && (o.status === 429 || o.status === 503);
+    // A backend shedding with a Retry-After is back-pressure, handled by the back-off below: it
+    // does not count as an error in the windows (else a 429 storm would also open the breaker).
+    if (!backsOff) {
+      const sample = { at, ttftMs: o.ok ? o.ttftMs : undefined, durationMs: o.durationMs, error: !o.ok };
+      this.windows.get(o.backend).add(sample);
+      this.windows.pool(o.pool).add(sample);
+    }
+    if (backsOff) {
+      const seconds = Math.min(o.retryAfterS as number, cap);
       const until = at + seconds * 1000;
       if ((this.backoffUntil.get(o.backend) ?? 0) < until) {
         const fresh = !this.backoffUntil.has(o.backend);
@@ -277,11 +299,15 @@ export class FleetMonitor {
   private rebuild(at: number): void {
     const pools = new Map<string, PoolView>();
     const rules = this.poolRules();
+    const { min_samples, window_s } = this.doc;
     for (const [name, doc] of this.policy().pools) {
-      const s = this.windows.hasPool(name) ? this.windows.pool(name).summary(at) : EMPTY_SUMMARY;
+      const s = this.windows.hasPool(name)
+        ? this.windows.pool(name).summary(at, min_samples, STALE_WINDOWS * window_s * 1000)
+        : EMPTY_SUMMARY;
       const b = this.poolBreakers.get(name);
       pools.set(name, {
         samples: s.count,
+        inWindow: s.inWindow,
         ttftP50Ms: s.ttftP50,
         ttftP95Ms: s.ttftP95,
         errorRate: s.errorRate,
@@ -326,7 +352,9 @@ export class FleetMonitor {
           out: this.down(name).has(b.address),
         };
       }
-      pools[name] = { ...(v ? poolViewJson(v) : {}), ...win(s), in_flight: inFlight };
+      // The decision's numbers last: `explain --fleet` reads back exactly what the router saw
+      // (topped up from older samples when the window is thin; `in_window` says how many are new).
+      pools[name] = { ...win(s), ...(v ? poolViewJson(v) : {}), in_flight: inFlight };
     }
     return { at: new Date(at).toISOString(), window_s: this.doc.window_s, pools, backends };
   }

@@ -12,7 +12,10 @@ export interface Sample {
 }
 
 export interface WindowSummary {
+  /** Samples the numbers stand on (with a top-up, more than the window holds). */
   count: number;
+  /** Samples inside the window. */
+  inWindow: number;
   errorRate: number;
   ttftP50: number | null;
   ttftP95: number | null;
@@ -23,6 +26,7 @@ export interface WindowSummary {
 
 export const EMPTY_SUMMARY: WindowSummary = {
   count: 0,
+  inWindow: 0,
   errorRate: 0,
   ttftP50: null,
   ttftP95: null,
@@ -54,27 +58,51 @@ export class SlidingWindow {
     this.samples.fill(undefined);
   }
 
-  summary(now: number): WindowSummary {
+  /**
+   * Percentiles over the window. With `atLeast`, a window holding fewer samples than that is
+   * topped up with the most recent older ones, none older than `maxAgeMs`: a pool whose
+   * traffic is thin does not turn cold (back to exploration) the moment its last samples
+   * age out. `count` is then the number of samples the numbers stand on; `inWindow` and
+   * `rate` stay the window's own.
+   */
+  summary(now: number, atLeast = 0, maxAgeMs = this.horizonMs): WindowSummary {
     const ttfts: number[] = [];
     const durations: number[] = [];
     let count = 0;
     let errors = 0;
-    for (const s of this.samples) {
-      if (s === undefined || now - s.at > this.horizonMs) continue;
+    const take = (s: Sample) => {
       count++;
       if (s.error) errors++;
       if (s.ttftMs !== undefined) ttfts.push(s.ttftMs);
       if (s.durationMs !== undefined && !s.error) durations.push(s.durationMs);
+    };
+    for (const s of this.samples) {
+      if (s === undefined || now - s.at > this.horizonMs) continue;
+      take(s);
+    }
+    const inWindow = count;
+    if (count < atLeast && maxAgeMs > this.horizonMs) {
+      // Newest first, from the ring's write position backwards: only samples the pass above skipped.
+      const n = this.samples.length;
+      for (let k = 1; k <= n && count < atLeast; k++) {
+        const s = this.samples[(this.next - k + n) % n];
+        if (s === undefined) break;
+        const age = now - s.at;
+        if (age <= this.horizonMs) continue;
+        if (age > maxAgeMs) break;
+        take(s);
+      }
     }
     ttfts.sort((a, b) => a - b);
     durations.sort((a, b) => a - b);
     return {
       count,
+      inWindow,
       errorRate: count === 0 ? 0 : errors / count,
       ttftP50: pct(ttfts, 0.5),
       ttftP95: pct(ttfts, 0.95),
       durationP95: pct(durations, 0.95),
-      rate: count / (this.horizonMs / 1000),
+      rate: inWindow / (this.horizonMs / 1000),
     };
   }
 }
