@@ -1,9 +1,11 @@
 // The worker side of offload.ts: the router's own processing for one big body, off the main
 // thread. Policies arrive as text once per hash and are parsed here with this process's
-// environment (trust.secret), so a decision here equals one on the main thread.
+// environment (trust.secret), so a decision here equals one on the main thread; each job
+// carries the main thread's FleetView, so the live strategies and breakers apply here too.
 import { parentPort } from "node:worker_threads";
 import type { Policy } from "../policy/compile.js";
 import { parsePolicy } from "../policy/load.js";
+import { NO_FLEET } from "../routing/fleet-view.js";
 import type { ProcessingRequest } from "./messages.js";
 import type { OffloadJob, OffloadResult } from "./offload.js";
 import { RouterProcessor } from "./router-processor.js";
@@ -32,13 +34,20 @@ function handle(job: OffloadJob): OffloadResult {
   }
   const policy = policies.get(job.hash);
   if (policy === undefined) return { id: job.id, error: `policy ${job.hash} unknown to the body worker` };
-  const p = new RouterProcessor(policy);
+  let routed: string | undefined;
+  const view = job.view ?? NO_FLEET;
+  const p = new RouterProcessor(policy, Math.random, undefined, {
+    view: () => view,
+    routed: (pool) => {
+      routed = pool;
+    },
+  });
   const headers = revive(job.headers);
   if (headers.request_headers) p.onRequestHeaders(headers.request_headers, headers);
   const body = revive(job.body);
   const step = p.onRequestBody(body.request_body ?? {});
   if (step instanceof Promise) return { id: job.id, error: "the body worker cannot wait on a classifier" };
-  return { id: job.id, step };
+  return { id: job.id, step, routed };
 }
 
 parentPort?.on("message", (job: OffloadJob) => {

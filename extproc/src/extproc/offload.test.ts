@@ -55,6 +55,34 @@ describe("BodyOffload", () => {
   const offload = new BodyOffload();
   after(() => offload.close());
 
+  test("the worker decides on the main thread's fleet view, and the first pool is counted back", async () => {
+    const closed = {
+      samples: 0,
+      inWindow: 0,
+      ttftP50Ms: null,
+      ttftP95Ms: null,
+      errorRate: 0,
+      probesOut: false,
+      shedding: false,
+    };
+    const view = {
+      at: 1,
+      seq: 0,
+      pools: new Map([
+        ["qwen-large", { ...closed, breaker: "open" as const }],
+        ["deepseek-flash", { ...closed, breaker: "closed" as const }],
+      ]),
+    };
+    const routed: string[] = [];
+    const step = await offload.run(policy, headers, bigBody(10_000), {
+      view: () => view,
+      routed: (p) => routed.push(p),
+    });
+    const rec = record(step.response.dynamic_metadata);
+    assert.ok(rec.reasons.includes("skip:qwen-large:breaker_open"), rec.reasons.join(" "));
+    assert.deepEqual(routed, [rec.path?.[0]]);
+  });
+
   test("wants bodies at or above limits.offload_body_bytes", () => {
     assert.equal(offload.wants(policy, 2047), false);
     assert.equal(offload.wants(policy, 2048), true);

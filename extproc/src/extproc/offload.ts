@@ -4,12 +4,15 @@
 // `limits.offload_body_bytes` are decided in a worker thread (the same RouterProcessor, so the
 // same answer), one at a time per worker; past `limits.max_queued_body_bytes` waiting, a new
 // big body is shed at once with an OpenAI-shaped 503 and Retry-After, long before Envoy's
-// message timeout would turn the wait into a 504.
+// message timeout would turn the wait into a 504. The worker decides on the main thread's
+// FleetView of that moment, and the pool it routes to first is counted back on the main thread.
 import { Worker } from "node:worker_threads";
 import { clientError } from "../errors.js";
 import type { Policy } from "../policy/compile.js";
+import type { FleetView } from "../routing/fleet-view.js";
 import { immediateError, type ProcessingRequest } from "./messages.js";
 import type { Step } from "./processor.js";
+import type { FleetSource } from "./router-processor.js";
 
 /** What the worker is asked: the policy (by text, parsed once per hash) and the two messages. */
 export interface OffloadJob {
@@ -18,12 +21,16 @@ export interface OffloadJob {
   policyText: string | undefined;
   headers: ProcessingRequest;
   body: ProcessingRequest;
+  /** The live fleet as the main thread sees it now (structured clone keeps the Map). */
+  view: FleetView | undefined;
 }
 
 export interface OffloadResult {
   id: number;
   step?: Step;
   error?: string;
+  /** The pool the request goes to first: the main thread counts it (half-open probes). */
+  routed?: string;
 }
 
 export const RETRY_AFTER_S = 1;
@@ -41,6 +48,7 @@ interface Pending {
   resolve: (s: Step) => void;
   reject: (e: Error) => void;
   bytes: number;
+  fleet: FleetSource | undefined;
 }
 
 export class BodyOffload {
@@ -62,7 +70,12 @@ export class BodyOffload {
   }
 
   /** The router's answer for these messages, from the worker; or at once a 503 when too much waits. */
-  run(policy: Policy, headers: ProcessingRequest, body: ProcessingRequest): Step | Promise<Step> {
+  run(
+    policy: Policy,
+    headers: ProcessingRequest,
+    body: ProcessingRequest,
+    fleet?: FleetSource,
+  ): Step | Promise<Step> {
     const bytes = body.request_body?.body?.length ?? 0;
     if (this.queuedBytes > 0 && this.queuedBytes + bytes > policy.doc.limits.max_queued_body_bytes) {
       this.shed++;
@@ -79,10 +92,11 @@ export class BodyOffload {
       policyText: first ? policy.source : undefined,
       headers,
       body,
+      view: fleet?.view(),
     };
     this.queuedBytes += bytes;
     return new Promise<Step>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, bytes });
+      this.pending.set(id, { resolve, reject, bytes, fleet });
       worker.postMessage(job);
     });
   }
@@ -115,6 +129,7 @@ export class BodyOffload {
     if (!p) return;
     this.pending.delete(r.id);
     this.queuedBytes -= p.bytes;
+    if (r.routed !== undefined) p.fleet?.routed(r.routed);
     if (r.step) p.resolve(r.step);
     else p.reject(new Error(r.error ?? "body worker gave no answer"));
   }

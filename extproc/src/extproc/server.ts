@@ -103,7 +103,7 @@ export function extProcHandler(holder: PolicyHolder, hooks: ExtProcHooks, classi
       const bytes = req.request_body?.body?.length;
       if (bytes === undefined || headersMsg === undefined || !hooks.offload.wants(policy, bytes))
         return undefined;
-      return hooks.offload.run(policy, headersMsg, req);
+      return hooks.offload.run(policy, headersMsg, req, hooks.fleet);
     };
     // Messages are answered in order: one that arrives while an answer is pending waits for it.
     let pending: Promise<void> | undefined;
