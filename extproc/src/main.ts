@@ -8,6 +8,7 @@ import type { BootstrapOptions } from "./envoy/bootstrap.js";
 import { readWrittenClusters, renderXdsFiles, writeBootstrap, writeXds } from "./envoy/write-xds.js";
 import { callerTokenInterceptor } from "./extproc/caller-token.js";
 import { BodyOffload } from "./extproc/offload.js";
+import { quietPeerResets } from "./extproc/quiet-resets.js";
 import { addExtProc, newGrpcServer, newHooks } from "./extproc/server.js";
 import { classifierEvents } from "./observe/classifier-events.js";
 import { LogWriter } from "./observe/log-writer.js";
@@ -139,6 +140,7 @@ export async function serve(o: ServeOptions): Promise<number> {
     return 1;
   }
 
+  await quietPeerResets();
   const grpcServer = newGrpcServer(callerCheck(o.callerToken, metrics));
   addExtProc(grpcServer, holder, hooks, (p) => classifiers.for(p));
   const grpcPort = await new Promise<number>((res, rej) =>
