@@ -2,6 +2,7 @@
 // classes, pools and backends come from the policy, codes from errors.ts, statuses are
 // HTTP codes; never request ids or free text.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { FastHistogram } from "./fast-histogram.js";
 
 const LATENCY_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
@@ -54,13 +55,14 @@ export function createMetrics() {
       labelNames: ["code"] as const,
       registers: [registry],
     }),
-    extprocSeconds: new Histogram({
-      name: "switchyard_extproc_processing_seconds",
-      help: "Time switchyard spent on one ext_proc message, by phase (router, upstream)",
-      labelNames: ["phase"] as const,
-      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
-      registers: [registry],
-    }),
+    // Observed for every ext_proc message: a histogram without prom-client's per-call label work.
+    extprocSeconds: new FastHistogram(
+      "switchyard_extproc_processing_seconds",
+      "Time switchyard spent on one ext_proc message, by phase (router, upstream)",
+      ["phase"] as const,
+      [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+      [registry],
+    ),
     policyReloads: new Counter({
       name: "switchyard_policy_reloads_total",
       help: "Policy reloads by result (applied; rejected: invalid policy or Envoy files not written)",
