@@ -372,4 +372,32 @@ describe("fleet-aware routing", () => {
     t.diagnostic(`after back-off: ${after.map(show).join(" | ")}`);
     assert.equal(errorsIn(after), 0);
   });
+
+  it("every pool of a ladder open at once: requests still go out, and are served once backends answer", async (t) => {
+    const s = stack();
+    const from = mark(s);
+    const all = ["c1", "c2", "b1"];
+    for (const n of all) await s.sims.byName(n).setMode({ status: 503 });
+    const failing: Batch[] = [];
+    await driveUntil(
+      s,
+      "plain",
+      "both breakers of the plain ladder open",
+      () =>
+        stderrHas(s, "breaker pool cheap: closed -> open", from) &&
+        stderrHas(s, "breaker pool backup: closed -> open", from),
+      failing,
+    );
+    const addresses = (pool: string, names: string[]) => names.map((n) => s.sims.byName(n).address);
+    // Both pools are skipped, so the monitor keeps their backends in the endpoint files (all
+    // out, Envoy would have no host for the class): the decision picks as if none were skipped.
+    await envoySees(s, "cheap", addresses("cheap", ["c1", "c2"]), false);
+    await envoySees(s, "backup", addresses("backup", ["b1"]), false);
+    for (const n of all) await s.sims.byName(n).setMode("ok");
+    const open = await batch(s, "plain", 12);
+    t.diagnostic(`while failing: ${failing.length} batches; all open, backends healthy again: ${show(open)}`);
+    const still = await fleetStatus(s);
+    t.diagnostic(`breakers after the batch: cheap ${still.cheap?.breaker}, backup ${still.backup?.breaker}`);
+    assert.equal(open.errors, 0, "no client error once the backends answer, breakers open or not");
+  });
 });

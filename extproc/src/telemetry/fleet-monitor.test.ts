@@ -90,6 +90,19 @@ describe("fleet monitor", () => {
     );
   });
 
+  test("every pool of a ladder open: their backends stay in the endpoint files (else Envoy has no host)", () => {
+    const f = setup();
+    f.feed({ ok: false, status: 500, ttftMs: undefined }, 4);
+    f.advance(250);
+    assert.equal(f.pool("cheap")?.breaker, "open");
+    assert.equal(f.m.down("cheap").size, 2, "backup is still open to the ladder: cheap's backends are out");
+    f.feed({ backend: "127.0.0.1:9003", pool: "backup", ok: false, status: 500, ttftMs: undefined }, 4);
+    f.advance(250);
+    assert.equal(f.pool("backup")?.breaker, "open");
+    assert.equal(f.m.down("cheap").size, 0, "both open: cheap's backends are back in");
+    assert.equal(f.m.down("backup").size, 0);
+  });
+
   test("a probe that never reached its pool is given back (Envoy passed the pool)", () => {
     const f = setup();
     f.feed({ ok: false, status: 500, ttftMs: undefined }, 4);

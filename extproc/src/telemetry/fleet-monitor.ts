@@ -95,7 +95,7 @@ export class FleetMonitor {
     if (b === undefined || b.state !== "half_open") return;
     b.routed++;
     if (b.probesOut(this.poolRules())) {
-      this.syncDown(pool);
+      this.syncDown();
       this.rebuild(this.now());
     }
   }
@@ -111,7 +111,7 @@ export class FleetMonitor {
     const wasOut = b.probesOut(this.poolRules());
     b.routed--;
     if (wasOut) {
-      this.syncDown(pool);
+      this.syncDown();
       this.rebuild(this.now());
     }
   }
@@ -137,7 +137,7 @@ export class FleetMonitor {
         const fresh = !this.backoffUntil.has(o.backend);
         this.backoffUntil.set(o.backend, until);
         if (fresh) this.events.backoff(o.backend, o.pool, seconds, o.status);
-        this.syncDown(o.pool);
+        this.syncDown();
         this.rebuild(at);
       }
     }
@@ -147,16 +147,12 @@ export class FleetMonitor {
   /** Judge every breaker and back-off, then rebuild the view. */
   tick(): void {
     const at = this.now();
-    for (const [b, until] of this.backoffUntil)
-      if (until <= at) {
-        this.backoffUntil.delete(b);
-        const pool = poolOf(this.policy(), b);
-        if (pool !== undefined) this.syncDown(pool);
-      }
+    for (const [b, until] of this.backoffUntil) if (until <= at) this.backoffUntil.delete(b);
     for (const name of this.policy().pools.keys()) {
       this.judgePool(at, name);
       this.judgeBackends(at, name);
     }
+    this.syncDown();
     this.rebuild(at);
   }
 
@@ -189,13 +185,13 @@ export class FleetMonitor {
     return b;
   }
 
-  private emit(t: Transition | undefined, pool: string, at: number): void {
+  private emit(t: Transition | undefined, at: number): void {
     if (t === undefined) return;
     this.events.transition(t);
     if (t.scope === "backend") {
       if (t.to !== "open") this.windows.get(t.name).clear();
     } else if (t.to === "closed") this.windows.pool(t.name).clear();
-    this.syncDown(pool);
+    this.syncDown();
     this.rebuild(at);
   }
 
@@ -212,11 +208,10 @@ export class FleetMonitor {
           : cfg.ttft_p95_ms !== undefined && s.ttftP95 !== null && s.ttftP95 > cfg.ttft_p95_ms
             ? `ttft_p95 ${Math.round(s.ttftP95)}ms>${cfg.ttft_p95_ms}ms over ${s.count} samples`
             : undefined;
-      if (why !== undefined) this.emit(b.open(at, why), name, at);
+      if (why !== undefined) this.emit(b.open(at, why), at);
       return;
     }
-    this.emit(b.cool(at, this.poolRules()), name, at);
-    this.syncDown(name);
+    this.emit(b.cool(at, this.poolRules()), at);
   }
 
   private judgeBackends(at: number, pool: string): void {
@@ -235,7 +230,7 @@ export class FleetMonitor {
     for (const b of doc.backends) {
       const br = this.breaker(this.backendBreakers, "backend", b.address);
       if (br.state !== "closed") {
-        this.emit(br.cool(at, this.backendRules()), pool, at);
+        this.emit(br.cool(at, this.backendRules()), at);
         continue;
       }
       const mine = stats.get(b.address) as WindowSummary;
@@ -257,7 +252,7 @@ export class FleetMonitor {
         why = `error_rate ${mine.errorRate.toFixed(2)} vs pool ${peerErr.toFixed(2)}`;
       if (why === undefined) continue;
       out++;
-      this.emit(br.open(at, why, limit), pool, at);
+      this.emit(br.open(at, why, limit), at);
     }
   }
 
@@ -266,22 +261,47 @@ export class FleetMonitor {
     if (pb?.state === "half_open") {
       const limit = this.doc.pool_breaker.ttft_p95_ms;
       const slow = o.ok && limit !== undefined && o.ttftMs !== undefined && o.ttftMs > limit;
-      this.emit(pb.probe(at, o.ok && !slow, this.poolRules(), describe(o)), o.pool, at);
+      this.emit(pb.probe(at, o.ok && !slow, this.poolRules(), describe(o)), at);
     }
     const bb = this.backendBreakers.get(o.backend);
     if (bb?.state === "half_open") {
       const slow = o.ok && bb.limitMs !== undefined && o.ttftMs !== undefined && o.ttftMs > bb.limitMs;
-      this.emit(bb.probe(at, o.ok && !slow, this.backendRules(), describe(o)), o.pool, at);
+      this.emit(bb.probe(at, o.ok && !slow, this.backendRules(), describe(o)), at);
     }
   }
 
-  private syncDown(pool: string): void {
+  /** The decision skips this pool: breaker open, or half-open with every probe out. */
+  private poolSkipped(name: string): boolean {
+    const pb = this.poolBreakers.get(name);
+    return pb !== undefined && (pb.state === "open" || pb.probesOut(this.poolRules()));
+  }
+
+  /**
+   * A skipped pool has every backend out of its endpoint file, so Envoy passes its step at once
+   * (routing/pick.ts): but only while every ladder the pool is on keeps a pool that is not
+   * skipped. With all of a ladder's pools out, Envoy would have no host for that class and
+   * answer every request 503; kept in, the decision picks as if none were skipped
+   * (fleet:all_skipped) and the requests go out.
+   */
+  private poolOut(name: string): boolean {
+    if (!this.poolSkipped(name)) return false;
+    for (const ladder of this.policy().ladders) {
+      if (!ladder.some((step) => step.some((p) => p.pool === name))) continue;
+      if (ladder.every((step) => step.every((p) => this.poolSkipped(p.pool)))) return false;
+    }
+    return true;
+  }
+
+  /** Brings the endpoint files' out-sets up to date: every pool, since one pool's state can keep another's backends in. */
+  private syncDown(): void {
+    for (const name of this.policy().pools.keys()) this.syncPool(name);
+  }
+
+  private syncPool(pool: string): void {
     const doc = this.policy().pools.get(pool);
     if (doc === undefined) return;
     const next = new Set<string>();
-    // A skipped pool has every backend out, so Envoy passes its step at once (routing/pick.ts).
-    const pb = this.poolBreakers.get(pool);
-    const skipped = pb !== undefined && (pb.state === "open" || pb.probesOut(this.poolRules()));
+    const skipped = this.poolOut(pool);
     for (const b of doc.backends) {
       if (
         skipped ||
@@ -361,11 +381,6 @@ export class FleetMonitor {
 }
 
 const round = (v: number) => Math.round(v * 1000) / 1000;
-
-function poolOf(p: Policy, address: string): string | undefined {
-  for (const [name, pool] of p.pools) if (pool.backends.some((b) => b.address === address)) return name;
-  return undefined;
-}
 
 function describe(o: Outcome): string {
   if (!o.ok) return o.status === undefined ? "failed" : `http_${o.status}`;
