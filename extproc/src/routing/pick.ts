@@ -9,7 +9,7 @@
 import type { WeightedPool } from "../policy/compile.js";
 import type { Strategy } from "../policy/fleet.js";
 import { type Reason, reason } from "../vocab/reasons.js";
-import { type FleetView, NO_FLEET, type PoolView, skipReason } from "./fleet-view.js";
+import { type FleetView, NO_FLEET, skipReason } from "./fleet-view.js";
 
 export interface PickContext {
   view: FleetView;
@@ -66,14 +66,16 @@ function walk(
         const why = skipReason(ctx.view.pools.get(p.pool));
         if (why !== undefined) {
           skipped++;
-          reasons.push(reason("fleet", `skip:${p.pool}:${why}`, `step ${i + 1}: ${p.pool} skipped (${why})`));
+          reasons.push(
+            reason("fleet", `skip:${p.pool}:${why}`, () => `step ${i + 1}: ${p.pool} skipped (${why})`),
+          );
           continue;
         }
       }
       open++;
     }
     if (open === 0 && skipped === 0) {
-      reasons.push(reason("pick", `step${i}:skip`, `step ${i + 1}: every pool is already on the path`));
+      reasons.push(reason("pick", `step${i}:skip`, () => `step ${i + 1}: every pool is already on the path`));
       continue;
     }
     if (open === 0) {
@@ -89,7 +91,7 @@ function walk(
     const strategy = ctx.strategies[i] ?? "weighted";
     if (strategy === "weighted") path.push(weighted(step, usable, rand, i, reasons));
     else if (strategy === "round_robin") path.push(roundRobin(step, usable, ctx.view.seq, i, reasons));
-    else path.push(byNumbers(strategy, step.filter(usable), rand, i, ctx, reasons));
+    else path.push(byNumbers(strategy, step, usable, rand, i, ctx, reasons));
   }
   return path;
 }
@@ -113,12 +115,12 @@ function weighted(
     if (r < 0) break;
   }
   const picked = chosen as WeightedPool;
-  const share = String(Math.round((picked.weight / total) * 100));
   reasons.push(
     reason(
       "pick",
       token === "" ? `step${i}:${picked.pool}` : `step${i}:${token}:${picked.pool}`,
-      `step ${i + 1}: picked ${picked.pool} (${share}% of weight${token === "" ? "" : `, ${token}`})`,
+      () =>
+        `step ${i + 1}: picked ${picked.pool} (${Math.round((picked.weight / total) * 100)}% of weight${token === "" ? "" : `, ${token}`})`,
     ),
   );
   return picked.pool;
@@ -137,7 +139,7 @@ function roundRobin(
     reason(
       "pick",
       `step${i}:round_robin:${picked.pool}`,
-      `step ${i + 1}: ${picked.pool} in turn (request ${seq})`,
+      () => `step ${i + 1}: ${picked.pool} in turn (request ${seq})`,
     ),
   );
   return picked.pool;
@@ -147,7 +149,8 @@ const ms = (v: number) => `${Math.round(v)}ms`;
 
 function byNumbers(
   strategy: "latency_first" | "cost_first",
-  open: readonly WeightedPool[],
+  step: readonly WeightedPool[],
+  usable: (p: WeightedPool) => boolean,
   rand: () => number,
   i: number,
   ctx: PickContext,
@@ -156,53 +159,74 @@ function byNumbers(
   // Ranked: pools with numbers to judge (min_samples, topped up from recent older samples).
   // Explored: pools whose window itself holds fewer than min_samples, ranked or not, so a pool
   // the strategy passes over still gets fresh numbers and can win again once it recovers.
-  const warm: { pool: string; p95: number; view: PoolView }[] = [];
-  const thin: WeightedPool[] = [];
-  for (const p of open) {
-    const v = ctx.view.pools.get(p.pool);
-    if (v !== undefined && v.samples >= ctx.minSamples && v.ttftP95Ms !== null)
-      warm.push({ pool: p.pool, p95: v.ttftP95Ms, view: v });
-    if (v === undefined || v.inWindow < ctx.minSamples) thin.push(p);
+  // One pass, no arrays: this runs on every request of a class with a live strategy.
+  const { pools } = ctx.view;
+  const budget = strategy === "cost_first" ? ctx.budgetMs : undefined;
+  let ranked = 0;
+  let thin = 0;
+  let fastest = "";
+  let fastestP95 = Number.POSITIVE_INFINITY;
+  let best = "";
+  let bestP95 = 0;
+  let bestPrice = Number.POSITIVE_INFINITY;
+  for (const p of step) {
+    if (!usable(p)) continue;
+    const v = pools.get(p.pool);
+    if (v === undefined || v.inWindow < ctx.minSamples) thin++;
+    if (v === undefined || v.samples < ctx.minSamples || v.ttftP95Ms === null) continue;
+    const p95 = v.ttftP95Ms;
+    ranked++;
+    if (p95 < fastestP95) {
+      fastest = p.pool;
+      fastestP95 = p95;
+    }
+    if (strategy === "cost_first" && (budget === undefined || p95 <= budget)) {
+      const price = ctx.prices.get(p.pool) ?? Number.POSITIVE_INFINITY;
+      if (best === "" || price < bestPrice) {
+        best = p.pool;
+        bestP95 = p95;
+        bestPrice = price;
+      }
+    }
   }
-  if (warm.length === 0) return weighted(open, () => true, rand, i, reasons, `${strategy}:cold`);
-  if (thin.length > 0 && rand() < ctx.exploreShare)
-    return weighted(thin, () => true, rand, i, reasons, "explore");
-  let fastest = warm[0] as (typeof warm)[number];
-  for (const w of warm) if (w.p95 < fastest.p95) fastest = w;
+  if (ranked === 0) return weighted(step, usable, rand, i, reasons, `${strategy}:cold`);
+  if (thin > 0 && rand() < ctx.exploreShare) {
+    const isThin = (p: WeightedPool) => {
+      const v = pools.get(p.pool);
+      return usable(p) && (v === undefined || v.inWindow < ctx.minSamples);
+    };
+    return weighted(step, isThin, rand, i, reasons, "explore");
+  }
   if (strategy === "latency_first") {
+    const n = ranked;
     reasons.push(
       reason(
         "pick",
-        `step${i}:latency_first:${fastest.pool}(p95 ${ms(fastest.p95)})`,
-        `step ${i + 1}: ${fastest.pool} has the lowest p95 TTFT (${ms(fastest.p95)}) of ${warm.length} pools with data`,
+        `step${i}:latency_first:${fastest}(p95 ${ms(fastestP95)})`,
+        () => `step ${i + 1}: ${fastest} has the lowest p95 TTFT (${ms(fastestP95)}) of ${n} pools with data`,
       ),
     );
-    return fastest.pool;
+    return fastest;
   }
-  const budget = ctx.budgetMs;
-  const price = (pool: string) => ctx.prices.get(pool) ?? Number.POSITIVE_INFINITY;
-  let best: (typeof warm)[number] | undefined;
-  for (const w of warm) {
-    if (budget !== undefined && w.p95 > budget) continue;
-    if (best === undefined || price(w.pool) < price(best.pool)) best = w;
-  }
-  if (best !== undefined) {
+  if (best !== "") {
     const fit = budget === undefined ? ", no budget" : `<${ms(budget)}`;
+    const p95 = bestP95;
     reasons.push(
       reason(
         "pick",
-        `step${i}:cost_first:${best.pool}(p95 ${ms(best.p95)}${fit})`,
-        `step ${i + 1}: ${best.pool} is the cheapest pool whose p95 TTFT (${ms(best.p95)}) fits the budget`,
+        `step${i}:cost_first:${best}(p95 ${ms(p95)}${fit})`,
+        () => `step ${i + 1}: ${best} is the cheapest pool whose p95 TTFT (${ms(p95)}) fits the budget`,
       ),
     );
-    return best.pool;
+    return best;
   }
+  const limit = budget as number;
   reasons.push(
     reason(
       "pick",
-      `step${i}:cost_first:${fastest.pool}(p95 ${ms(fastest.p95)}>${ms(budget as number)},fastest)`,
-      `step ${i + 1}: no pool fits the ${ms(budget as number)} budget; ${fastest.pool} is the fastest`,
+      `step${i}:cost_first:${fastest}(p95 ${ms(fastestP95)}>${ms(limit)},fastest)`,
+      () => `step ${i + 1}: no pool fits the ${ms(limit)} budget; ${fastest} is the fastest`,
     ),
   );
-  return fastest.pool;
+  return fastest;
 }
