@@ -75,6 +75,8 @@ export interface BenchStackOptions {
   timing: SimTiming;
   /** Extra node flags for switchyard (e.g. --cpu-prof, which NODE_OPTIONS does not allow). */
   switchyardNodeArgs?: string[];
+  /** The same for the grpc-js floor server (stack F), to profile it beside switchyard. */
+  floorNodeArgs?: string[];
   /** Extra Envoy arguments for stack A (e.g. a component log level while investigating). */
   envoyArgs?: string[];
 }
@@ -170,8 +172,15 @@ async function startStackB(dir: string, p: Ports["b"], backends: Backend[], trac
 }
 
 /** Stack F: the floor server, then Envoy with A's bootstrap and xDS files pointed at it. */
-async function startStackF(dir: string, p: Ports["f"], bootstrapA: string, track: Track) {
+async function startStackF(
+  dir: string,
+  p: Ports["f"],
+  bootstrapA: string,
+  track: Track,
+  nodeArgs: string[] = [],
+) {
   const floorArgs = [
+    ...nodeArgs,
     join(ROOT, "dist", "bench", "floor-extproc.js"),
     ...["--grpc-port", String(p.grpc), "--http-port", String(p.http)],
     ...["--cluster", "swy.bench", "--pool", "bench"],
@@ -242,7 +251,7 @@ export async function startBenchStack(o: BenchStackOptions): Promise<BenchStack>
     const sims = track(await startSims(dir, backends, o.timing));
     const { switchyard, envoyA, bootstrap } = await startStackA(dir, ports.a, backends, o, track);
     const envoyB = await startStackB(dir, ports.b, backends, track);
-    const { floor, envoyF } = await startStackF(dir, ports.f, bootstrap, track);
+    const { floor, envoyF } = await startStackF(dir, ports.f, bootstrap, track, o.floorNodeArgs);
     // startStackF writes F's bootstrap there.
     const { goFloor, envoyG } = await startStackG(dir, ports.g, join(dir, "envoy-floor.json"), track);
     return {

@@ -9,7 +9,8 @@
 // Processes: the simulated backends (one process), switchyard, the two floor servers, four
 // Envoys and the load generator (bench/load.ts, forked) each run apart; the machine's cores
 // are shared by all.
-// Env knobs: BENCH_CPU_PROF=1 writes a switchyard CPU profile to .run/prof/;
+// Env knobs: BENCH_CPU_PROF=1 writes a switchyard CPU profile to .run/prof/ and one of the
+// grpc-js floor server to .run/prof/floor/;
 // BENCH_SEGMENT_MS, BENCH_ROUNDS, BENCH_RATES (comma list), BENCH_EXTRA_RATE (0: none),
 // BENCH_CONCURRENCY, BENCH_HOLD_STREAMS override the defaults;
 // BENCH_ONLY (comma list of 2k-json, 2k-stream, 256k-json, 256k-stream, hold) runs a subset;
@@ -180,6 +181,7 @@ async function main(): Promise<number> {
   const stack = await startBenchStack({
     timing: FAST,
     switchyardNodeArgs: cpuProfile ? ["--cpu-prof", `--cpu-prof-dir=${PROF_DIR}`] : undefined,
+    floorNodeArgs: cpuProfile ? ["--cpu-prof", `--cpu-prof-dir=${join(PROF_DIR, "floor")}`] : undefined,
   });
   const sidecarStartRssMb = vmMb(stack.switchyard.pid, "VmRSS");
   const loadProc = startLoadGenerator();
@@ -219,7 +221,9 @@ async function main(): Promise<number> {
     loadgenMaxSendLagMs: bench.maxSendLagMs,
     hold,
     channel: { envoyA: channel, envoyBDownstream5xx: bDownstream5xx },
-    notes: cpuProfile ? [`switchyard CPU profile written to ${PROF_DIR}`] : [],
+    notes: cpuProfile
+      ? [`switchyard CPU profile written to ${PROF_DIR}, the grpc-js floor's to ${join(PROF_DIR, "floor")}`]
+      : [],
   };
   await writeReport({ ...partial, verdicts: verdicts(partial) });
   return 0;

@@ -57,5 +57,7 @@ server.addService(raw(accessLog), {
 server.bindAsync(`127.0.0.1:${values["grpc-port"]}`, grpc.ServerCredentials.createInsecure(), (err) => {
   if (err) throw err;
 });
+// Exit on SIGTERM (the bench's stop) so that --cpu-prof (BENCH_CPU_PROF) writes its profile.
+process.once("SIGTERM", () => process.exit(0));
 // Envoy health-checks the sidecar's /readyz before it sends it anything.
 createServer((_req, res) => res.end("ok")).listen(Number(values["http-port"]), "127.0.0.1");
