@@ -9,7 +9,7 @@ import { LABEL_SOURCES, type LabelSource, type RequestFacts } from "../facts/typ
 import type { Undo } from "../reasoning/render-body.js";
 import type { Json } from "../vocab/json.js";
 import { METADATA_NAMESPACE, UPSTREAM_NAMESPACE } from "../vocab/names.js";
-import { fromStruct, type PbStruct, toStruct } from "./struct.js";
+import { fromStruct, type PbStruct, type PbValue, toValue } from "./struct.js";
 
 export interface DecisionRecord {
   class?: string;
@@ -42,9 +42,10 @@ export interface UpstreamNote {
   undo: Undo;
 }
 
-/** The record's facts part, from the request's facts. */
-export function factsRecord(f: RequestFacts): Omit<DecisionRecord, "reasons"> {
+/** The record of a decision's facts and trace (the decision's own fields are set after). */
+export function factsRecord(f: RequestFacts, reasons: string[]): DecisionRecord {
   return {
+    reasons,
     model: f.body.model,
     stream: f.body.stream,
     reasoningEffort: f.body.reasoningEffort,
@@ -80,22 +81,25 @@ const KEYS = {
   labelSource: "label_source",
 } as const satisfies Record<Exclude<keyof DecisionRecord, "reasons">, string>;
 
+const WIRE_KEYS = Object.entries(KEYS) as [keyof typeof KEYS, string][];
+
 /** ProcessingResponse.dynamic_metadata for a decision and, when the body was rewritten, its note. */
 export function encodeMetadata(record: DecisionRecord, note?: UpstreamNote): PbStruct {
-  const fields: Record<string, Json> = {};
-  for (const [k, wire] of Object.entries(KEYS)) {
-    const v = record[k as keyof typeof KEYS];
+  // Built as a Struct directly (once per request), not as JSON first and then converted.
+  const fields: Record<string, PbValue> = {};
+  for (const [k, wire] of WIRE_KEYS) {
+    const v = record[k];
     if (v === undefined) continue;
-    fields[wire] = Array.isArray(v) ? v.join(",") : v;
+    fields[wire] = toValue(Array.isArray(v) ? v.join(",") : v);
   }
-  fields.reasons = record.reasons.join(" ");
-  return toStruct({
-    [METADATA_NAMESPACE]: fields,
-    [UPSTREAM_NAMESPACE]:
-      note === undefined
-        ? undefined
-        : { adapted_for: note.adaptedFor, undo: { keys: note.undo.keys, members: note.undo.members } },
-  });
+  fields.reasons = toValue(record.reasons.join(" "));
+  const namespaces: Record<string, PbValue> = { [METADATA_NAMESPACE]: { structValue: { fields } } };
+  if (note !== undefined)
+    namespaces[UPSTREAM_NAMESPACE] = toValue({
+      adapted_for: note.adaptedFor,
+      undo: { keys: note.undo.keys, members: note.undo.members },
+    });
+  return { fields: namespaces };
 }
 
 const str = (v: Json | undefined) => (typeof v === "string" ? v : undefined);

@@ -88,12 +88,16 @@ export class RouterProcessor implements Processor {
 
   private answer(ev: Extract<Evaluation, { kind: "decided" }>, body: Buffer): Step {
     const d = ev.decision;
-    const record: DecisionRecord = { ...factsRecord(ev.facts), reasons: d.reasons.map((r) => r.short) };
+    const reasons = d.reasons.map((r) => r.short);
+    const record: DecisionRecord = factsRecord(ev.facts, reasons);
     if (d.kind === "reject") {
       const extra: Record<string, string> = this.policy.doc.response.decision_headers
         ? { [H.class]: d.className }
         : {};
-      const md = encodeMetadata({ ...record, class: d.className, baseFrom: d.base, error: d.error.code });
+      record.class = d.className;
+      record.baseFrom = d.base;
+      record.error = d.error.code;
+      const md = encodeMetadata(record);
       return { response: { ...immediateError(d.error, extra), dynamic_metadata: md }, done: true };
     }
     return { response: this.route(d, record, ev, body), done: true };
@@ -134,7 +138,10 @@ export class RouterProcessor implements Processor {
       set_headers: setHeaders(headers),
       ...(secret !== undefined && this.headers[secret] !== undefined ? { remove_headers: [secret] } : {}),
     };
-    const md = encodeMetadata({ ...record, class: d.className, baseFrom: d.base, path: d.path }, note);
+    record.class = d.className;
+    record.baseFrom = d.base;
+    record.path = d.path;
+    const md = encodeMetadata(record, note);
     return { request_body: { response }, dynamic_metadata: md };
   }
 }

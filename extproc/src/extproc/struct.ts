@@ -30,7 +30,7 @@ type Es2024String = string & { isWellFormed(): boolean; toWellFormed(): string }
 const wellFormed = (s: string) =>
   (s as Es2024String).isWellFormed() ? s : (s as Es2024String).toWellFormed();
 
-function toValue(v: Json): PbValue {
+export function toValue(v: Json): PbValue {
   if (v === null) return { nullValue: 0 };
   if (typeof v === "number") return { numberValue: v };
   // A lone surrogate (JSON allows "\ud800") has no UTF-8 form: protobuf would carry invalid
