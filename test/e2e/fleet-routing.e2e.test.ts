@@ -388,11 +388,11 @@ describe("fleet-aware routing", () => {
         stderrHas(s, "breaker pool backup: closed -> open", from),
       failing,
     );
-    const addresses = (pool: string, names: string[]) => names.map((n) => s.sims.byName(n).address);
+    const addresses = (names: string[]) => names.map((n) => s.sims.byName(n).address);
     // Both pools are skipped, so the monitor keeps their backends in the endpoint files (all
     // out, Envoy would have no host for the class): the decision picks as if none were skipped.
-    await envoySees(s, "cheap", addresses("cheap", ["c1", "c2"]), false);
-    await envoySees(s, "backup", addresses("backup", ["b1"]), false);
+    await envoySees(s, "cheap", addresses(["c1", "c2"]), false);
+    await envoySees(s, "backup", addresses(["b1"]), false);
     for (const n of all) await s.sims.byName(n).setMode("ok");
     const open = await batch(s, "plain", 12);
     t.diagnostic(`while failing: ${failing.length} batches; all open, backends healthy again: ${show(open)}`);
