@@ -2,6 +2,7 @@
 // classes, pools and backends come from the policy, codes from errors.ts, statuses are
 // HTTP codes; never request ids or free text.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { FastCounter } from "./fast-counter.js";
 import { FastHistogram } from "./fast-histogram.js";
 
 const LATENCY_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
@@ -11,32 +12,34 @@ export function createMetrics() {
   collectDefaultMetrics({ register: registry });
   const m = {
     registry,
-    requests: new Counter({
-      name: "switchyard_requests_total",
-      help: "Finished requests by class, pool that served them, HTTP status and outcome (ok, rejected, client_error, error, upstream_reset_after_response, client_disconnected)",
-      labelNames: ["class", "pool", "status", "outcome"] as const,
-      registers: [registry],
-    }),
-    ttft: new Histogram({
-      name: "switchyard_ttft_seconds",
-      help: "Request arrival to the first byte from the backend",
-      labelNames: ["class", "pool", "backend"] as const,
-      buckets: LATENCY_BUCKETS,
-      registers: [registry],
-    }),
-    duration: new Histogram({
-      name: "switchyard_request_duration_seconds",
-      help: "Request arrival to the last byte sent to the client",
-      labelNames: ["class", "pool", "backend"] as const,
-      buckets: LATENCY_BUCKETS,
-      registers: [registry],
-    }),
-    attemptFailures: new Counter({
-      name: "switchyard_attempt_failures_total",
-      help: "Upstream attempts that failed, by backend and reason",
-      labelNames: ["backend", "reason"] as const,
-      registers: [registry],
-    }),
+    // The request metrics are written once per request by the access-log path (observe/recorder.ts),
+    // which keeps each labelled series: counters and histograms without prom-client's per-call label work.
+    requests: new FastCounter(
+      "switchyard_requests_total",
+      "Finished requests by class, pool that served them, HTTP status and outcome (ok, rejected, client_error, error, upstream_reset_after_response, client_disconnected)",
+      ["class", "pool", "status", "outcome"] as const,
+      [registry],
+    ),
+    ttft: new FastHistogram(
+      "switchyard_ttft_seconds",
+      "Request arrival to the first byte from the backend",
+      ["class", "pool", "backend"] as const,
+      LATENCY_BUCKETS,
+      [registry],
+    ),
+    duration: new FastHistogram(
+      "switchyard_request_duration_seconds",
+      "Request arrival to the last byte sent to the client",
+      ["class", "pool", "backend"] as const,
+      LATENCY_BUCKETS,
+      [registry],
+    ),
+    attemptFailures: new FastCounter(
+      "switchyard_attempt_failures_total",
+      "Upstream attempts that failed, by backend and reason",
+      ["backend", "reason"] as const,
+      [registry],
+    ),
     inFlight: new Gauge({
       name: "switchyard_in_flight_requests",
       help: "Requests active on a backend (Envoy's rq_active in its pool's cluster)",
@@ -49,12 +52,12 @@ export function createMetrics() {
       labelNames: ["pool", "backend"] as const,
       registers: [registry],
     }),
-    rejections: new Counter({
-      name: "switchyard_rejections_total",
-      help: "Requests answered with an error before any backend was tried, by error code",
-      labelNames: ["code"] as const,
-      registers: [registry],
-    }),
+    rejections: new FastCounter(
+      "switchyard_rejections_total",
+      "Requests answered with an error before any backend was tried, by error code",
+      ["code"] as const,
+      [registry],
+    ),
     // Observed for every ext_proc message: a histogram without prom-client's per-call label work.
     extprocSeconds: new FastHistogram(
       "switchyard_extproc_processing_seconds",

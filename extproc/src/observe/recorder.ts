@@ -1,15 +1,34 @@
 // The last step of the access-log path: one joined record -> the log line, the metrics and
 // the per-backend windows that /status (and latency-aware routing) read.
 import { backendName } from "../policy/backend-names.js";
+import type { Policy } from "../policy/compile.js";
 import type { PolicyHolder } from "../policy/holder.js";
-import type { RequestRecord } from "../telemetry/attempts.js";
+import type { AttemptOutcome, RequestRecord } from "../telemetry/attempts.js";
 import type { FleetMonitor, Outcome } from "../telemetry/fleet-monitor.js";
 import type { WindowSet } from "../telemetry/window.js";
+import type { CounterSeries } from "./fast-counter.js";
+import type { HistogramSeries } from "./fast-histogram.js";
 import { buildLogLine } from "./log-line.js";
 import type { LogWriter } from "./log-writer.js";
 import type { Metrics } from "./metrics.js";
 
+/** A request's two latency series, by class, pool and backend. */
+interface LatencySeries {
+  ttft: HistogramSeries;
+  duration: HistogramSeries;
+}
+
 export class Recorder {
+  /**
+   * Labelled series, resolved once per label combination (the access-log path records every
+   * request). Those keyed by a backend's address hold its policy name: dropped with the policy.
+   */
+  private readonly requestSeries = new Map<string, CounterSeries>();
+  private readonly rejectionSeries = new Map<string, CounterSeries>();
+  private readonly failureSeries = new Map<string, CounterSeries>();
+  private readonly latencySeries = new Map<string, LatencySeries>();
+  private seriesPolicy: Policy | undefined;
+
   constructor(
     private readonly holder: PolicyHolder,
     private readonly metrics: Metrics,
@@ -30,36 +49,69 @@ export class Recorder {
    * the access-log reader lease records, so each request is logged and counted once.
    */
   record(r: RequestRecord): void {
-    const line = buildLogLine(r, this.holder.policy);
-    this.writer.write(line);
+    const policy = this.holder.policy;
+    if (policy !== this.seriesPolicy) {
+      this.seriesPolicy = policy;
+      this.failureSeries.clear();
+      this.latencySeries.clear();
+    }
+    this.writer.write(buildLogLine(r, policy));
     const { req, pool, attempts } = r;
     const m = this.metrics;
     const cls = req.decision.class ?? "none";
-    m.requests.inc({ class: cls, pool: pool ?? "none", status: String(req.status ?? 0), outcome: r.outcome });
+    const poolLabel = pool ?? "none";
+    const status = String(req.status ?? 0);
+    const reqKey = `${cls}\0${poolLabel}\0${status}\0${r.outcome}`;
+    let reqSeries = this.requestSeries.get(reqKey);
+    if (reqSeries === undefined) {
+      reqSeries = m.requests.labels({ class: cls, pool: poolLabel, status, outcome: r.outcome });
+      this.requestSeries.set(reqKey, reqSeries);
+    }
+    reqSeries.inc();
     // Refusals of the request itself (switchyard's, or Envoy's for bad HTTP), not failures of the fleet.
     const code = r.errorCode;
-    if (code && req.status !== undefined && req.status < 500) m.rejections.inc({ code });
+    if (code && req.status !== undefined && req.status < 500) {
+      let s = this.rejectionSeries.get(code);
+      if (s === undefined) {
+        s = m.rejections.labels({ code });
+        this.rejectionSeries.set(code, s);
+      }
+      s.inc();
+    }
     if (req.decision.trusted === false) m.untrusted.inc();
-    for (const a of attempts.slice(0, -1)) {
+    for (let i = 0; i < attempts.length - 1; i++) {
+      const a = attempts[i] as AttemptOutcome;
       if (a.backend === "") continue;
-      m.attemptFailures.inc({ backend: backendName(this.holder.policy, a.backend), reason: a.outcome });
+      this.failure(policy, a.backend, a.outcome);
     }
     if (req.backend) {
       const broken = r.outcome === "upstream_reset_after_response";
       const failed = failedAttempt(r);
       if (failed) {
         const reason = broken ? "upstream_reset_after_response" : (req.flags[0] ?? `http_${req.status}`);
-        m.attemptFailures.inc({ backend: backendName(this.holder.policy, req.backend), reason });
+        this.failure(policy, req.backend, reason);
       }
-      const labels = {
-        class: cls,
-        pool: pool ?? "none",
-        backend: backendName(this.holder.policy, req.backend),
-      };
-      if (req.ttftMs !== undefined && !failed) m.ttft.observe(labels, req.ttftMs / 1000);
-      if (req.durationMs !== undefined) m.duration.observe(labels, req.durationMs / 1000);
+      const latKey = `${cls}\0${poolLabel}\0${req.backend}`;
+      let lat = this.latencySeries.get(latKey);
+      if (lat === undefined) {
+        const labels = { class: cls, pool: poolLabel, backend: backendName(policy, req.backend) };
+        lat = { ttft: m.ttft.labels(labels), duration: m.duration.labels(labels) };
+        this.latencySeries.set(latKey, lat);
+      }
+      if (req.ttftMs !== undefined && !failed) lat.ttft.observe(req.ttftMs / 1000);
+      if (req.durationMs !== undefined) lat.duration.observe(req.durationMs / 1000);
     }
     this.observe(r);
+  }
+
+  private failure(policy: Policy, address: string, reason: string): void {
+    const key = `${address}\0${reason}`;
+    let s = this.failureSeries.get(key);
+    if (s === undefined) {
+      s = this.metrics.attemptFailures.labels({ backend: backendName(policy, address), reason });
+      this.failureSeries.set(key, s);
+    }
+    s.inc();
   }
 
   /**
@@ -71,9 +123,10 @@ export class Recorder {
     const { req, pool, attempts } = r;
     const at = this.now();
     if (req.decision.class !== undefined) this.windows.share.add(at, req.decision.class, pool ?? "none");
-    for (const a of attempts.slice(0, -1)) {
+    for (let i = 0; i < attempts.length - 1; i++) {
+      const a = attempts[i] as AttemptOutcome;
       if (a.backend === "") continue;
-      const status = /^http_(\d{3})$/.exec(a.outcome)?.[1];
+      const status = HTTP_OUTCOME.exec(a.outcome)?.[1];
       this.sample(
         {
           backend: a.backend,
@@ -107,6 +160,8 @@ export class Recorder {
     );
   }
 }
+
+const HTTP_OUTCOME = /^http_(\d{3})$/;
 
 /** The last attempt failed: a broken stream, no status, a 5xx, or Envoy's connect/timeout/reset flags. */
 function failedAttempt(r: RequestRecord): boolean {
